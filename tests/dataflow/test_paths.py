@@ -344,7 +344,7 @@ def documents_and_steps(draw: st.DrawFn) -> tuple[Any, list[str | int]]:
             existing = list(value)
         elif isinstance(value, list):
             existing = list(range(-len(value), len(value)))
-        if existing and draw(st.integers(min_value=0, max_value=4)):
+        if existing and draw(st.integers(min_value=0, max_value=4)) > 0:
             step = existing[draw(st.integers(min_value=0, max_value=len(existing) - 1))]
             value = value[step]
         else:
