@@ -1,0 +1,939 @@
+"""Static validation of an ASL definition, on its decoded JSON, before the model decodes it.
+
+Rules of this module:
+1. Nothing raises mid-way: every check appends a `Diagnostic`, so one call reports every fault
+   (ValidateStateMachineDefinition lists them all; CreateStateMachine joins them into one
+   `InvalidDefinition` message).
+2. Two phases, as AWS reports them: schema faults first (field presence, types, values,
+   query-language rules, path syntax); only a definition without schema errors gets the graph
+   checks (missing targets, unreachable states, no terminal state, duplicate names). A missing
+   `StartAt` therefore yields one diagnostic, not a cascade.
+3. Locations are the JSON locations AWS prints: `/` for the root, `/States/A/Next`, and nested
+   machines under their parent, e.g. `/States/M/ItemProcessor/States/B`.
+4. A state inherits the query language of the top-level machine, not of an enclosing Map or
+   Parallel (measured against AWS: a Map declaring JSONata leaves its processor on the
+   machine's language).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Sequence
+from typing import Any, Final, Literal
+
+import jsonata
+import msgspec
+from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
+from jsonpath_ng.ext import parse as parse_jsonpath
+
+from runtime.errors import AslError
+
+__all__ = [
+    "Diagnostic",
+    "invalid_definition_message",
+    "parse_definition",
+    "validate_definition",
+    "validate_definition_text",
+]
+
+ERROR: Final = "ERROR"
+WARNING: Final = "WARNING"
+
+SCHEMA_VALIDATION_FAILED: Final = "SCHEMA_VALIDATION_FAILED"
+INVALID_JSON_DESCRIPTION: Final = "INVALID_JSON_DESCRIPTION"
+MISSING_TRANSITION_TARGET: Final = "MISSING_TRANSITION_TARGET"
+MISSING_END_STATE: Final = "MISSING_END_STATE"
+DUPLICATE_STATE_NAME: Final = "DUPLICATE_STATE_NAME"
+INVALID_STATE_NAME: Final = "INVALID_STATE_NAME"
+INVALID_LABEL_NAME: Final = "INVALID_LABEL_NAME"
+NO_DOLLAR: Final = "NO_DOLLAR"
+PASS_RESULT_IS_STATIC: Final = "PASS_RESULT_IS_STATIC"
+
+JSONPATH: Final = "JSONPath"
+JSONATA: Final = "JSONata"
+
+
+class Diagnostic(msgspec.Struct, frozen=True, kw_only=True):
+    """One finding, shaped like AWS's ValidateStateMachineDefinitionDiagnostic."""
+
+    #: "ERROR" makes the definition invalid; "WARNING" does not.
+    severity: Literal["ERROR", "WARNING"]
+    #: AWS's diagnostic code, e.g. SCHEMA_VALIDATION_FAILED, MISSING_TRANSITION_TARGET.
+    code: str
+    #: Human-readable description, worded as AWS words it where known.
+    message: str
+    #: JSON location such as "/States/A/Next"; None where AWS gives none.
+    location: str | None = None
+
+
+# --------------------------------------------------------------------------- field tables
+
+_STATE_TYPES: Final = ("Task", "Wait", "Pass", "Succeed", "Fail", "Choice", "Parallel", "Map")
+_COMMON: Final = frozenset({"Type", "Comment", "QueryLanguage"})
+_FLOW: Final = frozenset({"Next", "End"})
+_IO: Final = frozenset({"InputPath", "OutputPath", "Output"})
+_RESULT: Final = frozenset({"ResultPath", "ResultSelector", "Retry", "Catch", "Assign"})
+_FIELDS: Final[dict[str, frozenset[str]]] = {
+    "Pass": _COMMON | _FLOW | _IO | {"Assign", "Parameters", "ResultPath", "Result"},
+    "Task": _COMMON | _FLOW | _IO | _RESULT | {
+        "Resource", "Parameters", "Arguments", "Credentials", "TimeoutSeconds",
+        "TimeoutSecondsPath", "HeartbeatSeconds", "HeartbeatSecondsPath",
+    },
+    "Choice": _COMMON | _IO | {"Choices", "Default", "Assign"},
+    "Wait": _COMMON | _FLOW | _IO | {"Assign", "Seconds", "Timestamp", "SecondsPath",
+                                     "TimestampPath"},
+    "Succeed": _COMMON | _IO,
+    "Fail": _COMMON | {"Error", "Cause", "ErrorPath", "CausePath"},
+    "Parallel": _COMMON | _FLOW | _IO | _RESULT | {"Branches", "Parameters", "Arguments"},
+    "Map": _COMMON | _FLOW | _IO | _RESULT | {
+        "ItemProcessor", "Iterator", "ItemsPath", "Items", "ItemSelector", "Parameters",
+        "ItemReader", "ResultWriter", "ItemBatcher", "Label", "MaxConcurrency",
+        "MaxConcurrencyPath", "ToleratedFailurePercentage", "ToleratedFailurePercentagePath",
+        "ToleratedFailureCount", "ToleratedFailureCountPath",
+    },
+}
+_JSONPATH_ONLY: Final = frozenset({
+    "InputPath", "OutputPath", "Parameters", "ResultSelector", "ResultPath", "Result",
+    "ItemsPath", "SecondsPath", "TimestampPath", "ErrorPath", "CausePath",
+    "TimeoutSecondsPath", "HeartbeatSecondsPath", "MaxConcurrencyPath",
+    "ToleratedFailurePercentagePath", "ToleratedFailureCountPath", "Variable",
+})
+_JSONATA_ONLY: Final = frozenset({"Arguments", "Output", "Items", "Condition"})
+_TOP_FIELDS: Final = frozenset({"Comment", "StartAt", "States", "Version", "TimeoutSeconds",
+                                "QueryLanguage"})
+_BRANCH_FIELDS: Final = frozenset({"Comment", "StartAt", "States"})
+_PROCESSOR_FIELDS: Final = _BRANCH_FIELDS | {"ProcessorConfig"}
+_RETRIER_FIELDS: Final = frozenset({"ErrorEquals", "IntervalSeconds", "MaxAttempts",
+                                    "BackoffRate", "MaxDelaySeconds", "JitterStrategy",
+                                    "Comment"})
+_CATCHER_FIELDS: Final = frozenset({"ErrorEquals", "Next", "ResultPath", "Output", "Assign",
+                                    "Comment"})
+_WAIT_FIELDS: Final = ("Seconds", "Timestamp", "SecondsPath", "TimestampPath")
+
+_OPERAND_TYPES: Final[dict[str, str]] = {
+    "StringEquals": "str", "StringLessThan": "str", "StringGreaterThan": "str",
+    "StringLessThanEquals": "str", "StringGreaterThanEquals": "str", "StringMatches": "str",
+    "NumericEquals": "num", "NumericLessThan": "num", "NumericGreaterThan": "num",
+    "NumericLessThanEquals": "num", "NumericGreaterThanEquals": "num",
+    "BooleanEquals": "bool",
+    "TimestampEquals": "ts", "TimestampLessThan": "ts", "TimestampGreaterThan": "ts",
+    "TimestampLessThanEquals": "ts", "TimestampGreaterThanEquals": "ts",
+    "IsNull": "bool", "IsPresent": "bool", "IsNumeric": "bool", "IsString": "bool",
+    "IsBoolean": "bool", "IsTimestamp": "bool",
+}
+_PATH_OPERATORS: Final = frozenset(
+    f"{name}Path" for name, kind in _OPERAND_TYPES.items()
+    if kind != "bool" and name != "StringMatches"
+) | {"BooleanEqualsPath"}
+_OPERATORS: Final = frozenset(_OPERAND_TYPES) | _PATH_OPERATORS
+_RULE_FIELDS: Final = _OPERATORS | {"Variable", "And", "Or", "Not", "Next", "Comment",
+                                     "Assign", "Output", "Condition"}
+
+_INTRINSICS: Final = frozenset({
+    "Format", "StringToJson", "JsonToString", "Array", "ArrayPartition", "ArrayContains",
+    "ArrayRange", "ArrayGetItem", "ArrayLength", "ArrayUnique", "Base64Encode",
+    "Base64Decode", "Hash", "JsonMerge", "MathRandom", "MathAdd", "StringSplit", "UUID",
+})
+
+_STATE_NAME_MAX: Final = 80
+_LABEL_MAX: Final = 40
+# Map Run labels follow AWS's resource-name rules (docs: Map state "Label").
+_LABEL_FORBIDDEN: Final = frozenset(' <>{}[]?*"#%\\^|~`$&,;:/')
+_TIMESTAMP: Final = re.compile(
+    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})"
+)
+# Paths made of plain names and indexes need no parser; anything else goes to jsonpath-ng.
+_SIMPLE_PATH: Final = re.compile(
+    r"\$(\$|[A-Za-z_][A-Za-z0-9_]*)?(\.[^.\[\]()'\"?*@,:\s]+|\[\d+\]|\['[^'\\]*'\])*"
+)
+_PATH_HEAD: Final = re.compile(r"\$(\$|[A-Za-z_][A-Za-z0-9_]*)?")
+_MULTI_NODE: Final = re.compile(r"\.\.|\*|\?|@|,|:")
+_MAX_WAIT: Final = 99_999_999
+_INTRINSIC_CALL: Final = re.compile(r"States\.([A-Za-z0-9]+)\(")
+_INTRINSIC_LITERAL: Final = re.compile(r"-?\d+(\.\d+)?([eE][+-]?\d+)?|true|false|null")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_jsonata(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith("{%") and value.endswith("%}")
+
+
+# --------------------------------------------------------------------------- expressions
+
+def _path_is_valid(path: str) -> bool:
+    if _SIMPLE_PATH.fullmatch(path):
+        return True
+    head = _PATH_HEAD.match(path)
+    if head is None:
+        return False
+    try:
+        parse_jsonpath("$" + path[head.end():])
+    except (JsonPathParserError, JsonPathLexerError, ValueError, TypeError, AttributeError):
+        return False
+    return True
+
+
+def _reference_path_is_valid(path: str) -> bool:
+    # A Reference Path must select a single node: no descent, wildcard, filter or slice.
+    unquoted = re.sub(r"'[^']*'", "''", path)
+    return _path_is_valid(path) and not _MULTI_NODE.search(unquoted)
+
+
+class _IntrinsicScanner:
+    """Checks `States.Name(arg, ...)` syntax: names, nesting, quoting and path arguments."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.pos = 0
+
+    def valid(self) -> bool:
+        return self._call() and self._skip_space() == len(self.text)
+
+    def _skip_space(self) -> int:
+        while self.pos < len(self.text) and self.text[self.pos].isspace():
+            self.pos += 1
+        return self.pos
+
+    def _call(self) -> bool:
+        match = _INTRINSIC_CALL.match(self.text, self.pos)
+        if match is None or match.group(1) not in _INTRINSICS:
+            return False
+        self.pos = match.end()
+        if self._skip_space() < len(self.text) and self.text[self.pos] == ")":
+            self.pos += 1
+            return True
+        while True:
+            self._skip_space()
+            if not self._argument():
+                return False
+            self._skip_space()
+            if self.pos >= len(self.text):
+                return False
+            char = self.text[self.pos]
+            self.pos += 1
+            if char == ")":
+                return True
+            if char != ",":
+                return False
+
+    def _argument(self) -> bool:
+        rest = self.text[self.pos:]
+        if rest.startswith("States."):
+            return self._call()
+        if rest.startswith("'"):
+            return self._string()
+        if rest.startswith("$"):
+            return self._path()
+        literal = _INTRINSIC_LITERAL.match(rest)
+        if literal is None:
+            return False
+        self.pos += literal.end()
+        return True
+
+    def _string(self) -> bool:
+        self.pos += 1
+        while self.pos < len(self.text):
+            char = self.text[self.pos]
+            self.pos += 2 if char == "\\" else 1
+            if char == "'":
+                return True
+        return False
+
+    def _path(self) -> bool:
+        start, depth, quoted = self.pos, 0, False
+        while self.pos < len(self.text):
+            char = self.text[self.pos]
+            if char == "'":
+                quoted = not quoted
+            elif not quoted and char in "[(":
+                depth += 1
+            elif not quoted and char in "])":
+                if depth == 0:
+                    break
+                depth -= 1
+            elif not quoted and depth == 0 and char == ",":
+                break
+            self.pos += 1
+        return _path_is_valid(self.text[start:self.pos].rstrip())
+
+
+def _intrinsic_is_valid(text: str) -> bool:
+    return _IntrinsicScanner(text).valid()
+
+
+def _jsonata_problem(value: str) -> str | None:
+    try:
+        jsonata.Jsonata(value[2:-2])
+    except Exception as error:  # the parser raises several unrelated exception types
+        return str(error)
+    return None
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def _dollar_fields(value: Any) -> Iterator[tuple[str, Any]]:
+    """Yield (key, value) for every key of a payload template, at any depth."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield key, item
+            yield from _dollar_fields(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _dollar_fields(item)
+
+
+def _looks_dynamic(value: Any) -> bool:
+    return isinstance(value, str) and (
+        value == "$" or value.startswith(("$.", "$$.", "$[")) or
+        (value.startswith("States.") and value.endswith(")"))
+    )
+
+
+# --------------------------------------------------------------------------- the checker
+
+class _Checker:
+    """Collects diagnostics for one definition; one instance per `validate_definition` call."""
+
+    def __init__(self, machine_type: str, language: str) -> None:
+        self.machine_type = machine_type
+        self.language = language
+        self.found: list[Diagnostic] = []
+        #: Every (location prefix, machine) seen in phase one, for the graph phase.
+        self.scopes: list[tuple[str, dict[str, Any]]] = []
+
+    def error(self, message: str, location: str | None, code: str = SCHEMA_VALIDATION_FAILED
+              ) -> None:
+        self.found.append(Diagnostic(severity=ERROR, code=code, message=message,
+                                     location=location))
+
+    def warn(self, code: str, message: str, location: str) -> None:
+        self.found.append(Diagnostic(severity=WARNING, code=code, message=message,
+                                     location=location))
+
+    def has_errors(self) -> bool:
+        return any(found.severity == ERROR for found in self.found)
+
+    # ----------------------------------------------------------------- machines
+
+    def machine(self, machine: Any, prefix: str, allowed: frozenset[str]) -> None:
+        location = prefix or "/"
+        if not isinstance(machine, dict):
+            self.error("The value must be a JSON object", location)
+            return
+        missing = [field for field in ("States", "StartAt") if field not in machine]
+        if missing:
+            self.error(f"These fields are required: [{', '.join(missing)}]", location)
+        self.unsupported(machine, allowed, location)
+        if "StartAt" in machine and not isinstance(machine["StartAt"], str):
+            self.error("The value for the field 'StartAt' must be a STRING",
+                       f"{prefix}/StartAt")
+        states = machine.get("States")
+        if "States" not in machine:
+            return
+        if not isinstance(states, dict) or not states:
+            self.error("The field 'States' must be a non-empty JSON object", f"{prefix}/States")
+            return
+        self.scopes.append((prefix, machine))
+        for name, state in states.items():
+            self.state(name, state, f"{prefix}/States/{name}")
+
+    def unsupported(self, node: dict[str, Any], allowed: frozenset[str], location: str) -> None:
+        for field in node:
+            if field not in allowed:
+                self.error(f"Field '{field}' is not supported", location)
+
+    def query_language(self, node: dict[str, Any], location: str) -> str:
+        declared = node.get("QueryLanguage")
+        if declared is None:
+            return self.language
+        if declared not in (JSONPATH, JSONATA):
+            self.error("The field 'QueryLanguage' should have one of these values: "
+                       "[JSONPath, JSONata]", f"{location}/QueryLanguage")
+            return self.language
+        if declared == JSONPATH and self.language == JSONATA:
+            self.error("'QueryLanguage' can not be 'JSONPath' if set to 'JSONata' for whole "
+                       "state machine", location)
+        return str(declared)
+
+    # ----------------------------------------------------------------- states
+
+    def state(self, name: str, state: Any, location: str) -> None:
+        if len(name) > _STATE_NAME_MAX:
+            self.error(f"State name '{name}' exceeds the maximum length of "
+                       f"{_STATE_NAME_MAX} characters", location, INVALID_STATE_NAME)
+        if not isinstance(state, dict):
+            self.error("The value must be a JSON object", location)
+            return
+        kind = state.get("Type")
+        if kind is None:
+            self.error("These fields are required: [Type]", location)
+            return
+        if kind not in _STATE_TYPES:
+            self.error(f"The field 'Type' should have one of these values: "
+                       f"[{', '.join(_STATE_TYPES)}]", f"{location}/Type")
+            return
+        language = self.query_language(state, location)
+        self.unsupported(state, _FIELDS[kind], location)
+        self.language_fields(state, language, location)
+        if kind in ("Pass", "Task", "Wait", "Parallel", "Map"):
+            self.transition(state, location)
+        if language == JSONPATH:
+            self.jsonpath_fields(state, location)
+        else:
+            self.jsonata_fields(state, location)
+        if "Retry" in _FIELDS[kind] and "Retry" in state:
+            self.retry(state["Retry"], f"{location}/Retry")
+        if "Catch" in _FIELDS[kind] and "Catch" in state:
+            self.catch(state["Catch"], f"{location}/Catch", language)
+        match kind:
+            case "Task":
+                self.state_task(state, location, language)
+            case "Wait":
+                self.state_wait(state, location, language)
+            case "Fail":
+                self.state_fail(state, location)
+            case "Choice":
+                self.state_choice(state, location, language)
+            case "Parallel":
+                self.state_parallel(state, location)
+            case "Map":
+                self.state_map(state, location, language)
+
+    def language_fields(self, node: dict[str, Any], language: str, location: str) -> None:
+        wrong, other = (_JSONATA_ONLY, JSONATA) if language == JSONPATH else (
+            _JSONPATH_ONLY, JSONPATH)
+        for field in node:
+            if field in wrong:
+                self.error(f"The QueryLanguage is set to '{language}', but field '{field}' is "
+                           f"only supported for the '{other}' QueryLanguage", location)
+
+    def transition(self, state: dict[str, Any], location: str) -> None:
+        has_next = "Next" in state
+        end = state.get("End")
+        if "End" in state and end is not True:
+            self.error("The field 'End' must be true when set", f"{location}/End")
+        if has_next and "End" in state:
+            self.error("Only one of these fields can be set: [Next, End]", location)
+        elif not has_next and "End" not in state:
+            self.error("These fields are required: [Next or End]", location)
+        if has_next and not isinstance(state["Next"], str):
+            self.error("The value for the field 'Next' must be a STRING", f"{location}/Next")
+
+    def jsonpath_fields(self, state: dict[str, Any], location: str) -> None:
+        for field in ("InputPath", "OutputPath"):
+            value = state.get(field)
+            if field in state and value is not None and not (
+                    isinstance(value, str) and _path_is_valid(value)):
+                self.error(f"The value for the field '{field}' must be a valid JSONPath",
+                           f"{location}/{field}")
+        self.result_path(state, location)
+        for field in ("Parameters", "ResultSelector", "ItemSelector", "Assign"):
+            if field in state:
+                self.payload_template(state[field], f"{location}/{field}")
+        if state.get("Type") == "Pass" and any(
+                key.endswith(".$") for key, _ in _dollar_fields(state.get("Result"))):
+            self.warn(PASS_RESULT_IS_STATIC, "The Result field of a Pass state is static: "
+                      "paths in it are not evaluated", f"{location}/Result")
+
+    def result_path(self, node: dict[str, Any], location: str) -> None:
+        value = node.get("ResultPath")
+        if "ResultPath" in node and value is not None and not (
+                isinstance(value, str) and not value.startswith("$$")
+                and _reference_path_is_valid(value)):
+            self.error("The value for the field 'ResultPath' must be a valid ReferencePath",
+                       f"{location}/ResultPath")
+
+    def payload_template(self, template: Any, location: str) -> None:
+        for key, value in _dollar_fields(template):
+            if key.endswith(".$"):
+                if not (isinstance(value, str) and (
+                        _path_is_valid(value) or _intrinsic_is_valid(value))):
+                    self.error(f"The value for the field '{key}' must be a valid JSONPath or a "
+                               "valid intrinsic function call", location)
+            elif _looks_dynamic(value):
+                self.warn(NO_DOLLAR, f"The value for the field '{key}' looks like a path or "
+                          "an intrinsic function, but the field name does not end with '.$'",
+                          location)
+
+    def jsonata_fields(self, node: dict[str, Any], location: str) -> None:
+        for field in ("Arguments", "Output", "Assign", "Items", "ItemSelector", "Condition",
+                      "Seconds", "Timestamp", "Error", "Cause", "MaxConcurrency",
+                      "ToleratedFailurePercentage", "ToleratedFailureCount",
+                      "TimeoutSeconds", "HeartbeatSeconds", "Credentials"):
+            for text in _strings(node.get(field)):
+                if _is_jsonata(text):
+                    problem = _jsonata_problem(text)
+                    if problem is not None:
+                        self.error(f"The JSONata expression '{text[2:-2].strip()}' specified "
+                                   f"for the field '{field}' is invalid: {problem}",
+                                   f"{location}/{field}")
+
+    def path_field(self, node: dict[str, Any], field: str, location: str, *,
+                   intrinsic: bool = False) -> None:
+        value = node.get(field)
+        if field not in node:
+            return
+        if isinstance(value, str) and (
+                _path_is_valid(value) or (intrinsic and _intrinsic_is_valid(value))):
+            return
+        kind = "a valid JSONPath or a valid intrinsic function call" if intrinsic else (
+            "a valid JSONPath")
+        self.error(f"The value for the field '{field}' must be {kind}", f"{location}/{field}")
+
+    def exclusive(self, node: dict[str, Any], fields: Sequence[str], location: str) -> None:
+        present = [field for field in fields if field in node]
+        if len(present) > 1:
+            self.error(f"Only one of these fields can be set: [{', '.join(fields)}]", location)
+
+    def bounded(self, node: dict[str, Any], field: str, location: str, language: str, *,
+                low: float, high: float | None = None, integer: bool = True) -> None:
+        """Check a numeric field; JSONata states may give an expression instead."""
+        if field not in node:
+            return
+        value = node[field]
+        if language == JSONATA and _is_jsonata(value):
+            return
+        fits = _is_int(value) if integer else _is_number(value)
+        kind = "an INTEGER" if integer else "a NUMBER"
+        if not fits:
+            self.error(f"The value for the field '{field}' must be {kind}",
+                       f"{location}/{field}")
+        elif value < low:
+            self.error(f"The value for the field '{field}' must be greater than or equal to "
+                       f"{low:g}", f"{location}/{field}")
+        elif high is not None and value > high:
+            self.error(f"The value for the field '{field}' must be less than or equal to "
+                       f"{high:g}", f"{location}/{field}")
+
+    # ----------------------------------------------------------------- per type
+
+    def state_task(self, state: dict[str, Any], location: str, language: str) -> None:
+        resource = state.get("Resource")
+        if "Resource" not in state:
+            self.error("These fields are required: [Resource]", location)
+        elif not isinstance(resource, str):
+            self.error("The value for the field 'Resource' must be a STRING",
+                       f"{location}/Resource")
+        elif self.machine_type == "EXPRESS":
+            self.express_resource(resource, f"{location}/Resource")
+        for field in ("TimeoutSeconds", "HeartbeatSeconds"):
+            self.exclusive(state, (field, f"{field}Path"), location)
+            self.bounded(state, field, location, language, low=1, high=_MAX_WAIT)
+            self.path_field(state, f"{field}Path", location)
+        timeout, heartbeat = state.get("TimeoutSeconds", 0), state.get("HeartbeatSeconds", 0)
+        if _is_int(timeout) and _is_int(heartbeat) and 0 < timeout <= heartbeat:
+            self.error("The value for the field 'HeartbeatSeconds' must be smaller than the "
+                       "value for the field 'TimeoutSeconds'", f"{location}/HeartbeatSeconds")
+
+    def express_resource(self, resource: str, location: str) -> None:
+        # AWS's own wording, including the trailing space of the first message.
+        if resource.endswith(".waitForTaskToken"):
+            self.error("Express state machine does not support '.waitForTaskToken' service "
+                       "integration ", location)
+        elif re.search(r"\.sync(:\d+)?$", resource):
+            self.error("Express state machine does not support '.sync' service integration",
+                       location)
+
+    def state_wait(self, state: dict[str, Any], location: str, language: str) -> None:
+        present = [field for field in _WAIT_FIELDS if field in state]
+        if len(present) != 1:
+            self.error(f"Exactly one of these fields must be set: [{', '.join(_WAIT_FIELDS)}]",
+                       location)
+        self.bounded(state, "Seconds", location, language, low=0, high=_MAX_WAIT)
+        timestamp = state.get("Timestamp")
+        if "Timestamp" in state and not (language == JSONATA and _is_jsonata(timestamp)) and (
+                not isinstance(timestamp, str) or not _TIMESTAMP.fullmatch(timestamp)):
+            self.error("The value for the field 'Timestamp' must be a valid RFC3339 timestamp",
+                       f"{location}/Timestamp")
+        self.path_field(state, "SecondsPath", location)
+        self.path_field(state, "TimestampPath", location)
+
+    def state_fail(self, state: dict[str, Any], location: str) -> None:
+        for field in ("Error", "Cause"):
+            self.exclusive(state, (field, f"{field}Path"), location)
+            if field in state and not isinstance(state[field], str):
+                self.error(f"The value for the field '{field}' must be a STRING",
+                           f"{location}/{field}")
+            self.path_field(state, f"{field}Path", location, intrinsic=True)
+
+    def state_choice(self, state: dict[str, Any], location: str, language: str) -> None:
+        choices = state.get("Choices")
+        if "Choices" not in state:
+            self.error("These fields are required: [Choices]", location)
+        elif not isinstance(choices, list) or not choices:
+            self.error("The field 'Choices' must be a non-empty array", f"{location}/Choices")
+        else:
+            for index, rule in enumerate(choices):
+                self.choice_rule(rule, f"{location}/Choices/{index}", language, top=True)
+        if "Default" in state and not isinstance(state["Default"], str):
+            self.error("The value for the field 'Default' must be a STRING",
+                       f"{location}/Default")
+
+    def choice_rule(self, rule: Any, location: str, language: str, *, top: bool) -> None:
+        if not isinstance(rule, dict):
+            self.error("A choice rule must be a JSON object", location)
+            return
+        allowed = _RULE_FIELDS if top else _RULE_FIELDS - {"Next", "Assign", "Output"}
+        self.unsupported(rule, allowed, location)
+        self.language_fields(rule, language, location)
+        if top and not isinstance(rule.get("Next"), str):
+            self.error("These fields are required: [Next]", location)
+        if language == JSONATA:
+            self.jsonata_fields(rule, location)
+            condition = rule.get("Condition")
+            if not (_is_jsonata(condition) or isinstance(condition, bool)):
+                self.error("The field 'Condition' must be a JSONata expression or a boolean",
+                           f"{location}/Condition")
+            return
+        if "Assign" in rule:
+            self.payload_template(rule["Assign"], f"{location}/Assign")
+        combinators = [field for field in ("And", "Or", "Not") if field in rule]
+        operators = [field for field in rule if field in _OPERATORS]
+        if combinators:
+            if len(combinators) > 1 or operators or "Variable" in rule:
+                self.error("A choice rule must have exactly one comparison operator or "
+                           "boolean combination", location)
+            self.combination(rule, combinators[0], location, language)
+            return
+        if len(operators) != 1:
+            self.error("A choice rule must have exactly one comparison operator or boolean "
+                       "combination", location)
+        if "Variable" not in rule:
+            self.error("These fields are required: [Variable]", location)
+        else:
+            self.path_field(rule, "Variable", location)
+        for operator in operators:
+            self.operand(rule, operator, location)
+
+    def combination(self, rule: dict[str, Any], field: str, location: str, language: str
+                    ) -> None:
+        value = rule[field]
+        if field == "Not":
+            self.choice_rule(value, f"{location}/Not", language, top=False)
+        elif not isinstance(value, list) or not value:
+            self.error(f"The field '{field}' must be a non-empty array", f"{location}/{field}")
+        else:
+            for index, sub in enumerate(value):
+                self.choice_rule(sub, f"{location}/{field}/{index}", language, top=False)
+
+    def operand(self, rule: dict[str, Any], operator: str, location: str) -> None:
+        value = rule[operator]
+        if operator in _PATH_OPERATORS:
+            self.path_field(rule, operator, location)
+            return
+        kind = _OPERAND_TYPES[operator]
+        fits = {
+            "str": isinstance(value, str),
+            "num": _is_number(value),
+            "bool": isinstance(value, bool),
+            "ts": isinstance(value, str) and bool(_TIMESTAMP.fullmatch(value)),
+        }[kind]
+        if not fits:
+            expected = {"str": "a STRING", "num": "a NUMBER", "bool": "a BOOLEAN",
+                        "ts": "a valid RFC3339 timestamp"}[kind]
+            self.error(f"The value for the field '{operator}' must be {expected}",
+                       f"{location}/{operator}")
+
+    def state_parallel(self, state: dict[str, Any], location: str) -> None:
+        branches = state.get("Branches")
+        if "Branches" not in state:
+            self.error("These fields are required: [Branches]", location)
+        elif not isinstance(branches, list) or not branches:
+            self.error("The field 'Branches' must be a non-empty array", f"{location}/Branches")
+        else:
+            for index, branch in enumerate(branches):
+                self.machine(branch, f"{location}/Branches/{index}", _BRANCH_FIELDS)
+
+    def state_map(self, state: dict[str, Any], location: str, language: str) -> None:
+        processors = [field for field in ("ItemProcessor", "Iterator") if field in state]
+        if not processors:
+            self.error("These fields are required: [ItemProcessor]", location)
+        elif len(processors) > 1:
+            self.error("Only one of these fields can be set: [ItemProcessor, Iterator]",
+                       location)
+        for processor in processors:
+            self.processor(state[processor], f"{location}/{processor}")
+        if language == JSONPATH and "ItemsPath" in state and not (
+                isinstance(state["ItemsPath"], str)
+                and _reference_path_is_valid(state["ItemsPath"])):
+            self.error("The value for the field 'ItemsPath' must be a valid ReferencePath",
+                       f"{location}/ItemsPath")
+        items = state.get("Items")
+        if "Items" in state and not (isinstance(items, list) or _is_jsonata(items)):
+            self.error("The field 'Items' must be an array or a JSONata expression",
+                       f"{location}/Items")
+        self.exclusive(state, ("ItemSelector", "Parameters"), location)
+        for field, low, high, integer in (
+                ("MaxConcurrency", 0, None, True),
+                ("ToleratedFailurePercentage", 0, 100, False),
+                ("ToleratedFailureCount", 0, None, True)):
+            self.exclusive(state, (field, f"{field}Path"), location)
+            self.bounded(state, field, location, language, low=low, high=high, integer=integer)
+            self.path_field(state, f"{field}Path", location)
+        if "Label" in state:
+            self.label(state["Label"], f"{location}/Label")
+
+    def processor(self, processor: Any, location: str) -> None:
+        self.machine(processor, location, _PROCESSOR_FIELDS)
+        if not isinstance(processor, dict) or "ProcessorConfig" not in processor:
+            return
+        config = processor["ProcessorConfig"]
+        config_location = f"{location}/ProcessorConfig"
+        if not isinstance(config, dict):
+            self.error("The value for the field 'ProcessorConfig' must be a JSON object",
+                       config_location)
+            return
+        self.unsupported(config, frozenset({"Mode", "ExecutionType"}), config_location)
+        if config.get("Mode", "INLINE") not in ("INLINE", "DISTRIBUTED"):
+            self.error("The field 'Mode' should have one of these values: [INLINE, "
+                       "DISTRIBUTED]", f"{config_location}/Mode")
+        if config.get("ExecutionType", "STANDARD") not in ("STANDARD", "EXPRESS"):
+            self.error("The field 'ExecutionType' should have one of these values: "
+                       "[STANDARD, EXPRESS]", f"{config_location}/ExecutionType")
+
+    def label(self, label: Any, location: str) -> None:
+        if not isinstance(label, str):
+            self.error("The value for the field 'Label' must be a STRING", location)
+            return
+        if len(label) > _LABEL_MAX:
+            self.error(f"Label cannot exceed {_LABEL_MAX} characters", location,
+                       INVALID_LABEL_NAME)
+        for char in label:
+            if char in _LABEL_FORBIDDEN or char.isspace() or ord(char) < 0x20 or (
+                    0x7F <= ord(char) <= 0x9F):
+                self.error(f"Label contains invalid character: {char!r}", location,
+                           INVALID_LABEL_NAME)
+                return
+
+    # ----------------------------------------------------------------- retry / catch
+
+    def retry(self, retriers: Any, location: str) -> None:
+        if self.error_handlers(retriers, location, _RETRIER_FIELDS, "retrier"):
+            for index, retrier in enumerate(retriers):
+                here = f"{location}/{index}"
+                self.bounded(retrier, "IntervalSeconds", here, JSONPATH, low=1,
+                             high=_MAX_WAIT)
+                self.bounded(retrier, "MaxAttempts", here, JSONPATH, low=0, high=_MAX_WAIT)
+                self.bounded(retrier, "BackoffRate", here, JSONPATH, low=1.0, integer=False)
+                self.bounded(retrier, "MaxDelaySeconds", here, JSONPATH, low=1,
+                             high=31_622_400)
+                if retrier.get("JitterStrategy", "NONE") not in ("FULL", "NONE"):
+                    self.error("The field 'JitterStrategy' should have one of these values: "
+                               "[FULL, NONE]", f"{here}/JitterStrategy")
+
+    def catch(self, catchers: Any, location: str, language: str) -> None:
+        if self.error_handlers(catchers, location, _CATCHER_FIELDS, "catcher"):
+            for index, catcher in enumerate(catchers):
+                here = f"{location}/{index}"
+                if not isinstance(catcher.get("Next"), str):
+                    self.error("These fields are required: [Next]", here)
+                self.language_fields(catcher, language, here)
+                if language == JSONPATH:
+                    self.result_path(catcher, here)
+                    if "Assign" in catcher:
+                        self.payload_template(catcher["Assign"], f"{here}/Assign")
+                else:
+                    self.jsonata_fields(catcher, here)
+
+    def error_handlers(self, handlers: Any, location: str, allowed: frozenset[str],
+                       kind: str) -> bool:
+        """Check the shape shared by Retry and Catch; True if the entries are objects."""
+        if not isinstance(handlers, list):
+            self.error("The value must be an array", location)
+            return False
+        shaped = True
+        for index, handler in enumerate(handlers):
+            here = f"{location}/{index}"
+            if not isinstance(handler, dict):
+                self.error("The value must be a JSON object", here)
+                shaped = False
+                continue
+            self.unsupported(handler, allowed, here)
+            names = handler.get("ErrorEquals")
+            if "ErrorEquals" not in handler:
+                self.error("These fields are required: [ErrorEquals]", here)
+            elif not isinstance(names, list) or not names or not all(
+                    isinstance(name, str) for name in names):
+                self.error("The field 'ErrorEquals' must be a non-empty array of strings",
+                           f"{here}/ErrorEquals")
+            elif "States.ALL" in names and (len(names) > 1 or index != len(handlers) - 1):
+                # ASL spec: States.ALL "MUST appear alone" and in the last retrier/catcher.
+                self.error(f"'States.ALL' must appear alone in 'ErrorEquals' and in the last "
+                           f"{kind}", f"{here}/ErrorEquals")
+        return shaped
+
+    # ----------------------------------------------------------------- graph phase
+
+    def graph(self) -> None:
+        seen: dict[str, str] = {}
+        for prefix, machine in self.scopes:
+            for name in machine["States"]:
+                if name in seen:
+                    self.error(f"Duplicate State name: {name}", f"{prefix}/States/{name}",
+                               DUPLICATE_STATE_NAME)
+                seen.setdefault(name, prefix)
+            self.transitions(prefix, machine)
+
+    def transitions(self, prefix: str, machine: dict[str, Any]) -> None:
+        states: dict[str, Any] = machine["States"]
+        start = machine["StartAt"]
+        edges: dict[str, list[str]] = {}
+        for name, state in states.items():
+            edges[name] = []
+            for field, target, location in _targets(state, f"{prefix}/States/{name}"):
+                if target in states:
+                    edges[name].append(target)
+                else:
+                    self.error(f"Missing '{field}' target: {target}", location,
+                               MISSING_TRANSITION_TARGET)
+        if start not in states:
+            self.error(f"Missing 'StartAt' target: {start}", f"{prefix}/StartAt",
+                       MISSING_TRANSITION_TARGET)
+            return
+        if not any(_is_terminal(state) for state in states.values()):
+            self.error("Workflow has no terminal state", prefix or None, MISSING_END_STATE)
+            return
+        reached, pending = {start}, [start]
+        while pending:
+            for target in edges[pending.pop()]:
+                if target not in reached:
+                    reached.add(target)
+                    pending.append(target)
+        for name in states:
+            if name not in reached:
+                self.error(f'State "{name}" is not reachable.', f"{prefix}/States/{name}",
+                           MISSING_TRANSITION_TARGET)
+
+
+def _targets(state: dict[str, Any], location: str) -> Iterator[tuple[str, Any, str]]:
+    if "Next" in state:
+        yield "Next", state["Next"], f"{location}/Next"
+    if "Default" in state:
+        yield "Default", state["Default"], f"{location}/Default"
+    for field in ("Choices", "Catch"):
+        for index, rule in enumerate(state.get(field) or ()):
+            if "Next" in rule:
+                yield "Next", rule["Next"], f"{location}/{field}/{index}/Next"
+
+
+def _is_terminal(state: dict[str, Any]) -> bool:
+    return state.get("End") is True or state.get("Type") in ("Succeed", "Fail")
+
+
+# --------------------------------------------------------------------------- public API
+
+def validate_definition(definition: dict[str, Any], *, machine_type: str = "STANDARD"
+                        ) -> list[Diagnostic]:
+    """Check a decoded definition as CreateStateMachine/ValidateStateMachineDefinition do.
+
+    Args:
+        definition: the decoded JSON of the definition (not mutated).
+        machine_type: "STANDARD" or "EXPRESS" (Express machines refuse `.sync` and
+            `.waitForTaskToken` integrations).
+
+    Returns:
+        Every diagnostic found, errors and warnings, schema faults before graph faults. The
+        definition is valid if none has severity "ERROR".
+    """
+    language = definition.get("QueryLanguage", JSONPATH)
+    checker = _Checker(machine_type, language if language in (JSONPATH, JSONATA) else JSONPATH)
+    if language not in (JSONPATH, JSONATA):
+        checker.error("The field 'QueryLanguage' should have one of these values: "
+                      "[JSONPath, JSONata]", "/QueryLanguage")
+    if "TimeoutSeconds" in definition:
+        checker.bounded(definition, "TimeoutSeconds", "", JSONPATH, low=1)
+    checker.machine(definition, "", _TOP_FIELDS)
+    if not checker.has_errors():
+        checker.graph()
+    return checker.found
+
+
+def _json_error(text: str, error: json.JSONDecodeError) -> Diagnostic:
+    """Word a JSON syntax error the way AWS's (Jackson) parser reports it."""
+    position = error.pos
+    token = re.compile(r"[A-Za-z0-9_$]+").match(text, position)
+    if token is not None:
+        position = token.end()
+        message = (f"Unrecognized token '{token.group()}': was expecting (JSON String, Number, "
+                   "Array, Object or token 'null', 'true' or 'false')")
+    else:
+        message = error.msg
+    line = text.count("\n", 0, position) + 1
+    column = position - (text.rfind("\n", 0, position) + 1) + 1
+    source = text if len(text) <= 500 else f'{text[:500]}"[truncated {len(text) - 500} chars]'
+    location = f'[Source: (String)"{source}"; line: {line}, column: {column}]'
+    return Diagnostic(severity=ERROR, code=INVALID_JSON_DESCRIPTION,
+                      message=f"{message}\n at {location}", location=location)
+
+
+def _decode(text: str) -> tuple[dict[str, Any] | None, Diagnostic | None]:
+    not_an_object = Diagnostic(severity=ERROR, code=SCHEMA_VALIDATION_FAILED,
+                               message="Definition must be a valid JSON object")
+    if not text.strip():
+        return None, not_an_object
+    try:
+        decoded = json.loads(text)
+    except json.JSONDecodeError as error:
+        return None, _json_error(text, error)
+    if not isinstance(decoded, dict):
+        return None, not_an_object
+    return decoded, None
+
+
+def parse_definition(text: str) -> dict[str, Any]:
+    """Decode a definition's JSON text.
+
+    Raises:
+        AslError: "InvalidDefinition" if the text is not JSON or not a JSON object, with the
+            message CreateStateMachine gives.
+    """
+    decoded, problem = _decode(text)
+    if problem is not None or decoded is None:
+        raise AslError("InvalidDefinition", invalid_definition_message(
+            [problem] if problem is not None else []))
+    return decoded
+
+
+def validate_definition_text(text: str, *, machine_type: str = "STANDARD") -> list[Diagnostic]:
+    """ValidateStateMachineDefinition on raw text: JSON faults, then `validate_definition`."""
+    decoded, problem = _decode(text)
+    if problem is not None or decoded is None:
+        return [problem] if problem is not None else []
+    return validate_definition(decoded, machine_type=machine_type)
+
+
+def invalid_definition_message(diagnostics: Sequence[Diagnostic]) -> str:
+    """The InvalidDefinition message for the errors among `diagnostics`.
+
+    AWS words it "Invalid State Machine Definition: 'CODE: message at location, CODE: ...'",
+    e.g. "...: 'MISSING_TRANSITION_TARGET: Missing 'Next' target: pass3 at /States/pass1/Next,
+    MISSING_TRANSITION_TARGET: State "pass2" is not reachable. at /States/pass2'"; a fault
+    without a location reads "at null".
+    """
+    parts = []
+    for diagnostic in diagnostics:
+        if diagnostic.severity != ERROR:
+            continue
+        location = diagnostic.location
+        if location is not None and diagnostic.message.endswith(location):
+            parts.append(f"{diagnostic.code}: {diagnostic.message}")
+        else:
+            parts.append(f"{diagnostic.code}: {diagnostic.message} at {location or 'null'}")
+    return f"Invalid State Machine Definition: '{', '.join(parts)}'"
