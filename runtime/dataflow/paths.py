@@ -64,7 +64,8 @@ def _invalid(path: str, reason: str) -> AslError:
     return AslError("InvalidDefinition", f"Invalid JSONPath '{path}': {reason}")
 
 
-def _input_root(scope: Scope) -> JSON:
+def input_root(scope: Scope) -> JSON:
+    """The root reader of `$` paths (compare a compiled root with `is` to skip the call)."""
     return scope.input
 
 
@@ -87,7 +88,7 @@ def split_root(path: str) -> tuple[Callable[[Scope], JSON], str]:
         return _context_root, path[2:]
     variable = _VARIABLE_ROOT.match(path)
     if variable is None:
-        return _input_root, path[1:]
+        return input_root, path[1:]
     name = variable.group(1)
 
     def variable_root(scope: Scope) -> JSON:
@@ -279,7 +280,7 @@ def compile_path(path: str) -> Evaluator:
         PathNotFound: (at evaluation) when a definite path selects nothing.
     """
     root, getter, _ = compile_value_path(path)
-    if root is _input_root:
+    if root is input_root:
         return lambda scope: getter(scope.input)
     return lambda scope: getter(root(scope))
 
@@ -287,7 +288,7 @@ def compile_path(path: str) -> Evaluator:
 def _compile_selecting_path(path: str) -> Callable[[Scope], JSON]:
     """InputPath / OutputPath / ItemsPath: a miss fails the state as AWS words it."""
     if path == "$":
-        return _input_root
+        return input_root
     evaluate = compile_path(path)
 
     def select(scope: Scope) -> JSON:
@@ -371,7 +372,7 @@ def compile_result_path(path: str | None) -> Callable[[JSON, JSON], JSON]:
         return lambda state_input, result: state_input
     root, rest = split_root(path)
     steps, remainder = definite_prefix(rest)
-    if root is not _input_root or remainder:
+    if root is not input_root or remainder:
         raise _invalid(path, "ResultPath must be a reference path on the state input")
     if not steps:
         return lambda state_input, result: result

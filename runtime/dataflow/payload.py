@@ -8,9 +8,16 @@ they are returned as they are, never rebuilt, since values are never mutated in 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any, Final
 
 from runtime.dataflow.intrinsics import compile_intrinsic
-from runtime.dataflow.paths import PathNotFound, compile_path, render_json
+from runtime.dataflow.paths import (
+    PathNotFound,
+    compile_path,
+    compile_value_path,
+    input_root,
+    render_json,
+)
 from runtime.dataflow.scope import JSON, Evaluator, Scope
 from runtime.errors import RUNTIME, AslError, StatesError
 
@@ -44,26 +51,45 @@ def _compile_node(node: JSON) -> Evaluator | None:
     return None
 
 
+_CONSTANT: Final = 0
+_FROM_INPUT: Final = 1
+_EVALUATED: Final = 2
+
+
 def _compile_object(template: dict[str, JSON]) -> Evaluator | None:
-    entries: list[tuple[str, Evaluator | None, JSON]] = []
-    is_dynamic = False
+    # Each entry: (output key, kind, constant / getter / evaluator, template key). Getters of
+    # `$` paths are called on `scope.input` right here, saving two calls per field.
+    entries: list[tuple[str, int, Any, str]] = []
     for key, value in template.items():
         if key.endswith(".$"):
-            entries.append((key[:-2], _compile_field(key, value), None))
-            is_dynamic = True
+            entries.append((key[:-2], *_compile_field(key, value), key))
             continue
         evaluator = _compile_node(value)
-        entries.append((key, evaluator, value))
-        is_dynamic = is_dynamic or evaluator is not None
-    if not is_dynamic:
+        if evaluator is None:
+            entries.append((key, _CONSTANT, value, key))
+        else:
+            entries.append((key, _EVALUATED, evaluator, key))
+    if all(kind == _CONSTANT for _, kind, _, _ in entries):
         return None
     frozen = tuple(entries)
 
     def build_object(scope: Scope) -> JSON:
-        return {
-            key: constant if evaluator is None else evaluator(scope)
-            for key, evaluator, constant in frozen
-        }
+        built = {}
+        for key, kind, item, field in frozen:
+            try:
+                if kind == _FROM_INPUT:
+                    built[key] = item(scope.input)
+                elif kind == _EVALUATED:
+                    built[key] = item(scope)
+                else:
+                    built[key] = item
+            except PathNotFound as miss:
+                raise StatesError(
+                    RUNTIME,
+                    f"The JSONPath '{miss.path}' specified for the field '{field}' could not "
+                    f"be found in the input '{render_json(scope.input)}'",
+                ) from None
+        return built
 
     return build_object
 
@@ -83,7 +109,9 @@ def _compile_array(template: list[JSON]) -> Evaluator | None:
     return build_array
 
 
-def _compile_field(key: str, expression: JSON) -> Evaluator:
+def _compile_field(key: str, expression: JSON) -> tuple[int, Callable[[Any], JSON]]:
+    """The kind and callable of a `.$` field: an intrinsic, or a path (its bare getter when
+    the path reads `$`; a miss raises `PathNotFound`, worded by the enclosing object)."""
     if type(expression) is not str:
         raise AslError(
             "InvalidDefinition",
@@ -91,21 +119,8 @@ def _compile_field(key: str, expression: JSON) -> Evaluator:
             f"not {render_json(expression)}",
         )
     if expression.startswith(_INTRINSIC_PREFIX):
-        return compile_intrinsic(expression)
-    return _compile_field_path(key, expression)
-
-
-def _compile_field_path(key: str, path: str) -> Callable[[Scope], JSON]:
-    evaluate = compile_path(path)
-
-    def select(scope: Scope) -> JSON:
-        try:
-            return evaluate(scope)
-        except PathNotFound:
-            raise StatesError(
-                RUNTIME,
-                f"The JSONPath '{path}' specified for the field '{key}' could not be found "
-                f"in the input '{render_json(scope.input)}'",
-            ) from None
-
-    return select
+        return _EVALUATED, compile_intrinsic(expression)
+    root, getter, _ = compile_value_path(expression)
+    if root is input_root:
+        return _FROM_INPUT, getter
+    return _EVALUATED, compile_path(expression)
