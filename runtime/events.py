@@ -1,0 +1,148 @@
+"""History events, named as AWS `HistoryEventType` and shaped like `GetExecutionHistory`.
+
+One `HistoryEvent` struct carries the AWS envelope (id, previousEventId, timestamp, type) and a
+tagged details struct. The event `type` is exactly AWS's (PassStateEntered, TaskScheduled, ...);
+the details struct is shared by the types AWS gives the same details shape. Fields AWS does not
+have (the frame a branch event belongs to, Map items, timer due times) are routing data for
+`state.apply`; `history.render` leaves them out, so histories diff cleanly against AWS's.
+
+Internal events (`INTERNAL_TYPES`) have id 0: they record decisions AWS keeps to itself (a
+retry or Wait timer) and never appear in a rendered history.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import msgspec
+
+JSON = Any
+
+
+class _Details(msgspec.Struct, frozen=True, kw_only=True, tag=True, omit_defaults=True):
+    pass
+
+
+class ExecutionStartedDetails(_Details):
+    input: JSON
+    role_arn: str
+    #: Seed of every random draw in the execution (MathRandom, UUID): replays draw the same.
+    seed: int
+    state_machine_arn: str = ""
+
+
+class ExecutionSucceededDetails(_Details):
+    output: JSON
+
+
+class ErrorDetails(_Details):
+    """ExecutionFailed/Aborted/TimedOut, EvaluationFailed and friends."""
+
+    error: str | None = None
+    cause: str | None = None
+    #: EvaluationFailed only.
+    state: str | None = None
+    location: str | None = None
+
+
+class StateEnteredDetails(_Details):
+    name: str
+    input: JSON
+
+
+class StateExitedDetails(_Details):
+    name: str
+    output: JSON
+    assigned_variables: dict[str, JSON] | None = None
+    #: Routing: this state ended its (sub)machine.
+    end: bool = False
+
+
+class TaskScheduledDetails(_Details):
+    resource_type: str
+    resource: str
+    region: str
+    parameters: JSON
+    timeout_in_seconds: int | None = None
+    heartbeat_in_seconds: int | None = None
+    #: Routing: the Task state's `Resource` as written, which the effect runner resolves.
+    resource_arn: str = ""
+
+
+class TaskResourceDetails(_Details):
+    """TaskStarted, TaskSucceeded, TaskSubmitted, TaskFailed, TaskTimedOut."""
+
+    resource_type: str
+    resource: str
+    output: JSON = None
+    has_output: bool = False
+    error: str | None = None
+    cause: str | None = None
+
+
+class MapStateStartedDetails(_Details):
+    length: int
+    #: Routing: the items iterations run on (after ItemsPath/Items).
+    items: list[JSON] = msgspec.field(default_factory=list)
+
+
+class MapIterationDetails(_Details):
+    name: str
+    index: int
+    #: Routing: a failed iteration's error, which the Map state fails with.
+    error: str | None = None
+    cause: str | None = None
+
+
+class FanoutDetails(_Details):
+    """ParallelStateStarted (with the branch input) and the bare Map/Parallel outcome events."""
+
+    input: JSON = None
+    #: ParallelStateStarted: the number of branches.
+    length: int = 0
+    error: str | None = None
+    cause: str | None = None
+
+
+class TimerStartedDetails(_Details):
+    """Internal: a Wait state, or a retry interval, waits until `due` (epoch seconds)."""
+
+    due: float
+    purpose: str
+
+
+Details = (
+    ExecutionStartedDetails
+    | ExecutionSucceededDetails
+    | ErrorDetails
+    | StateEnteredDetails
+    | StateExitedDetails
+    | TaskScheduledDetails
+    | TaskResourceDetails
+    | MapStateStartedDetails
+    | MapIterationDetails
+    | FanoutDetails
+    | TimerStartedDetails
+)
+
+
+class HistoryEvent(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
+    #: AWS event id, 1-based and dense over the non-internal events; 0 for internal events.
+    id: int
+    previous_event_id: int
+    #: Epoch seconds, from the clock message that caused the event.
+    timestamp: float
+    type: str
+    details: Details | None = None
+    #: Routing: the frame (root, Parallel branch or Map iteration) this event belongs to.
+    frame: str = ""
+
+
+INTERNAL_TYPES: Final = frozenset({"TimerStarted"})
+
+TERMINAL_TYPES: Final = frozenset(
+    {"ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut"}
+)
+
+EVENT_CODEC: Final = msgspec.msgpack.Encoder()
+EVENT_DECODER: Final = msgspec.msgpack.Decoder(HistoryEvent)

@@ -1,0 +1,43 @@
+"""Inputs to an execution actor. Each carries `at`, the clock reading the actor stamped it
+with: reducers never read a clock, so a replay sees the same times."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+JSON = Any
+
+
+class StartExecution(msgspec.Struct, frozen=True, kw_only=True, tag=True):
+    at: float
+    input: JSON
+    role_arn: str = ""
+    #: Seed of every random draw of the execution, chosen by the actor.
+    seed: int = 0
+
+
+class TaskCompleted(msgspec.Struct, frozen=True, kw_only=True, tag=True):
+    """A task effect finished: `output` on success, or `error`/`cause` on failure."""
+
+    at: float
+    key: str
+    output: JSON = None
+    error: str | None = None
+    cause: str | None = None
+    failed: bool = False
+
+
+class TimerFired(msgspec.Struct, frozen=True, kw_only=True, tag=True):
+    at: float
+    key: str
+
+
+class StopExecution(msgspec.Struct, frozen=True, kw_only=True, tag=True):
+    at: float
+    error: str | None = None
+    cause: str | None = None
+
+
+Message = StartExecution | TaskCompleted | TimerFired | StopExecution

@@ -1,0 +1,101 @@
+"""The pure core: `decide(program, state, message) -> Decision`.
+
+A reducer never reads a clock, the environment or global randomness: time comes from the
+message, randomness from the seed recorded in ExecutionStarted. Failures of the user's
+definition or data become events (ExecutionFailed, TaskFailed, ...), never exceptions.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from runtime import errors
+from runtime import events as ev
+from runtime.effects import Effect, StartTimer
+from runtime.messages import Message, StartExecution, StopExecution, TaskCompleted, TimerFired
+from runtime.program import Program, TaskNode, WaitNode
+from runtime.reducers import task, wait
+from runtime.reducers.dispatch import rerun_state
+from runtime.reducers.turn import EXECUTION_TIMEOUT_KEY, TIMEOUT_SUFFIX, Turn, effects_for
+from runtime.state import ExecutionState
+
+
+class Decision(msgspec.Struct, frozen=True):
+    #: Events of this turn, in order; the log appends them as one batch.
+    events: tuple[ev.HistoryEvent, ...]
+    #: Work for the actor shell.
+    effects: tuple[Effect, ...]
+    #: The state after the events (equal to folding them into the input state).
+    state: ExecutionState
+
+
+def decide(program: Program, state: ExecutionState, message: Message) -> Decision:
+    turn = Turn(program, state, message.at)
+    if state.status == "RUNNING" or isinstance(message, StartExecution):
+        _receive(turn, message)
+        turn.run()
+    return Decision(tuple(turn.events), tuple(turn.effects), turn.work)
+
+
+def _receive(turn: Turn, message: Message) -> None:
+    match message:
+        case StartExecution():
+            turn.emit("ExecutionStarted", "", ev.ExecutionStartedDetails(
+                input=message.input, role_arn=message.role_arn, seed=message.seed,
+                state_machine_arn=turn.work.state_machine_arn))
+            machine = turn.program.machines[""]
+            turn.queue.append(("", machine.start_at, message.input))
+            if turn.program.timeout_seconds:
+                turn.effects.append(StartTimer(
+                    key=EXECUTION_TIMEOUT_KEY, due=message.at + turn.program.timeout_seconds))
+        case TaskCompleted():
+            frame_id = message.key.rpartition("@")[0]
+            frame = turn.work.frames.get(frame_id)
+            if frame is None or frame.waiting is None or frame.waiting.key != message.key:
+                return  # a result nobody waits for any more (cancelled branch, timed out)
+            node = turn.node(frame)
+            assert isinstance(node, TaskNode)
+            if message.failed:
+                task.task_failed(turn, frame_id, node, message.error, message.cause)
+            else:
+                task.task_succeeded(turn, frame_id, node, message.output)
+        case TimerFired():
+            _timer_fired(turn, message)
+        case StopExecution():
+            turn.emit("ExecutionAborted", "", ev.ErrorDetails(
+                error=message.error, cause=message.cause))
+
+
+def _timer_fired(turn: Turn, message: TimerFired) -> None:
+    if message.key == EXECUTION_TIMEOUT_KEY:
+        turn.emit("ExecutionTimedOut", "", ev.ErrorDetails(
+            error=errors.TIMEOUT, cause="The execution timed out."))
+        return
+    key = message.key.removesuffix(TIMEOUT_SUFFIX)
+    frame_id = key.rpartition("@" if key != message.key else "#")[0]
+    frame = turn.work.frames.get(frame_id)
+    if frame is None or frame.waiting is None or frame.waiting.key != key:
+        return
+    node = turn.node(frame)
+    if key != message.key:
+        assert isinstance(node, TaskNode)
+        task.task_failed(turn, frame_id, node, errors.TIMEOUT, None, timed_out=True)
+    elif frame.waiting.purpose == "wait":
+        assert isinstance(node, WaitNode)
+        wait.finish_wait(turn, frame_id, node)
+    else:
+        rerun_state(turn, frame_id, node)
+
+
+def pending_effects(program: Program, state: ExecutionState) -> list[Effect]:
+    """Effects a resumed execution must (re)issue: every waiting task and timer."""
+    if state.status != "RUNNING":
+        return []
+    out: list[Effect] = []
+    if program.timeout_seconds:
+        out.append(StartTimer(key=EXECUTION_TIMEOUT_KEY,
+                              due=state.start_time + program.timeout_seconds))
+    for frame in state.frames.values():
+        if frame.waiting is not None:
+            out.extend(effects_for(state, frame, frame.waiting))
+    return out

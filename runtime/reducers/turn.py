@@ -1,0 +1,230 @@
+"""One actor turn: a message is decided, then every state that can run without waiting runs in
+a plain loop (run to quiescence), and the events and effects of the whole turn come out at once.
+
+`Turn` owns a working copy of the execution state; every event it emits is applied to that copy
+with `state.apply`, the same function replay uses, so a replayed state equals the live one.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import msgspec
+
+from runtime import errors
+from runtime import events as ev
+from runtime.dataflow.scope import JSON, Scope
+from runtime.effects import Effect, InvokeTask, StartTimer
+from runtime.errors import StatesError
+from runtime.program import Node, Program
+from runtime.state import ExecutionState, Frame, Waiting, apply, begin_turn
+
+MAX_PAYLOAD_BYTES: Final = 256 * 1024
+EXECUTION_TIMEOUT_KEY: Final = "execution-timeout"
+TIMEOUT_SUFFIX: Final = "!timeout"
+HEARTBEAT_SUFFIX: Final = "!heartbeat"
+
+
+def iso_time(epoch: float) -> str:
+    """AWS's context-object timestamp format: millisecond precision, `Z`."""
+    moment = datetime.fromtimestamp(epoch, tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def arn_name(arn: str) -> str:
+    return arn.rsplit(":", 1)[-1]
+
+
+class Turn:
+    __slots__ = ("at", "effects", "events", "program", "queue", "work")
+
+    def __init__(self, program: Program, state: ExecutionState, at: float) -> None:
+        self.program = program
+        self.work = begin_turn(state)
+        self.at = at
+        self.events: list[ev.HistoryEvent] = []
+        self.effects: list[Effect] = []
+        #: States to enter: (frame id, state name, input).
+        self.queue: deque[tuple[str, str, JSON]] = deque()
+
+    # -- events ---------------------------------------------------------------------------
+
+    def emit(self, type_: str, frame_id: str, details: ev.Details | None = None) -> ev.HistoryEvent:
+        work = self.work
+        internal = type_ in ev.INTERNAL_TYPES
+        frame = work.frames.get(frame_id)
+        event = ev.HistoryEvent(
+            id=0 if internal else work.last_event_id + 1,
+            previous_event_id=frame.last_event_id if frame is not None else work.last_event_id,
+            timestamp=self.at, type=type_, details=details, frame=frame_id,
+        )
+        apply(work, event)
+        self.events.append(event)
+        return event
+
+    @property
+    def running(self) -> bool:
+        return self.work.status == "RUNNING"
+
+    def frame(self, frame_id: str) -> Frame:
+        return self.work.frames[frame_id]
+
+    def node(self, frame: Frame) -> Node:
+        assert frame.state is not None
+        return self.program.machines[frame.machine].states[frame.state]
+
+    # -- evaluation -----------------------------------------------------------------------
+
+    def scope(self, frame: Frame, value: JSON | None = None, *, item: tuple[int, JSON] | None = None
+              ) -> Scope:
+        work = self.work
+
+        def context() -> JSON:
+            state: dict[str, Any] = {"Name": frame.state, "EnteredTime": iso_time(frame.entered_at)}
+            node = self.node(frame) if frame.state is not None else None
+            if node is not None and node.kind == "Task":
+                state["RetryCount"] = frame.retry_count
+            ctx: dict[str, Any] = {
+                "Execution": {
+                    "Id": work.execution_arn, "Input": work.input,
+                    "StartTime": iso_time(work.start_time), "Name": work.name,
+                    "RoleArn": work.role_arn, "RedriveCount": 0,
+                },
+                "StateMachine": {"Id": work.state_machine_arn,
+                                 "Name": arn_name(work.state_machine_arn)},
+                "State": state,
+            }
+            if item is not None:
+                ctx["Map"] = {"Item": {"Index": item[0], "Value": item[1]}}
+            return ctx
+
+        return Scope(
+            frame.value if value is None else value,
+            variables=frame.variables,
+            context=context,
+            seed=(work.seed * 1_000_003 + frame.entered_event_id * 7919 + len(self.events))
+            & 0xFFFFFFFF,
+        )
+
+    # -- running states -------------------------------------------------------------------
+
+    def run(self) -> None:
+        from runtime.reducers.dispatch import run_state
+
+        queue = self.queue
+        frames = self.work.frames
+        while queue and self.running:
+            frame_id, name, value = queue.popleft()
+            frame = frames.get(frame_id)
+            if frame is None or frame.done:
+                continue
+            node = self.program.machines[frame.machine].states[name]
+            self.emit(f"{node.kind}StateEntered", frame_id,
+                      ev.StateEnteredDetails(name=name, input=value))
+            run_state(self, frame_id, node)
+
+    def exit_state(self, frame_id: str, node: Node, output: JSON,
+                   assigned: dict[str, JSON] | None, next_state: str | None) -> None:
+        """Emit `<Kind>StateExited`, then go to `next_state` or finish the frame."""
+        if _too_large(output):
+            self.fail_state(frame_id, node, StatesError(
+                errors.DATA_LIMIT_EXCEEDED,
+                f"The state/task '{node.name}' returned a result with a size exceeding the "
+                f"maximum number of bytes service limit.",
+            ), prefixed=False)
+            return
+        end = next_state is None
+        self.emit(f"{node.kind}StateExited", frame_id, ev.StateExitedDetails(
+            name=node.name, output=output, assigned_variables=assigned or None, end=end,
+        ))
+        if next_state is not None:
+            self.queue.append((frame_id, next_state, output))
+        else:
+            self.finish_frame(frame_id, output)
+
+    def finish_frame(self, frame_id: str, output: JSON) -> None:
+        from runtime.reducers import fanout
+
+        frame = self.frame(frame_id)
+        if frame.parent is None:
+            self.emit("ExecutionSucceeded", "", ev.ExecutionSucceededDetails(output=output))
+            return
+        parent = self.frame(frame.parent)
+        assert parent.fanout is not None and parent.state is not None
+        if parent.fanout.kind == "map":
+            self.emit("MapIterationSucceeded", parent.id,
+                      ev.MapIterationDetails(name=parent.state, index=frame.index))
+        fanout.progress(self, parent.id)
+
+    def fail_frame(self, frame_id: str, error: str | None, cause: str | None) -> None:
+        """The frame's current state failed and nothing caught it."""
+        from runtime.reducers import fanout
+
+        frame = self.frame(frame_id)
+        if frame.parent is None:
+            self.emit("ExecutionFailed", "", ev.ErrorDetails(error=error, cause=cause))
+            return
+        parent = self.frame(frame.parent)
+        assert parent.fanout is not None and parent.state is not None
+        if parent.fanout.kind == "map":
+            self.emit("MapIterationFailed", parent.id, ev.MapIterationDetails(
+                name=parent.state, index=frame.index, error=error, cause=cause))
+            fanout.progress(self, parent.id, (error, cause))
+        else:
+            fanout.fail_parallel(self, parent.id, error, cause)
+
+    def fail_state(self, frame_id: str, node: Node, failure: StatesError, *,
+                   prefixed: bool = True) -> None:
+        """A data-flow or state error: States.Runtime ends the execution at once; anything else
+        goes through the state's Retry/Catch like a task error."""
+        from runtime.reducers import recovery
+
+        frame = self.frame(frame_id)
+        cause = failure.cause
+        if prefixed:
+            cause = (f"An error occurred while executing the state '{node.name}' (entered at the "
+                     f"event id #{frame.entered_event_id}). {cause}")
+        if failure.error == errors.RUNTIME:
+            self.emit("ExecutionFailed", "", ev.ErrorDetails(error=failure.error, cause=cause))
+            return
+        if failure.error == errors.QUERY_EVALUATION_ERROR:
+            self.emit("EvaluationFailed", frame_id, ev.ErrorDetails(
+                error=failure.error, cause=cause, state=node.name))
+        recovery.handle_error(self, frame_id, node, failure.error, cause)
+
+    # -- waiting ---------------------------------------------------------------------------
+
+    def start_timer(self, frame_id: str, due: float, purpose: str) -> None:
+        self.emit("TimerStarted", frame_id, ev.TimerStartedDetails(due=due, purpose=purpose))
+        waiting = self.frame(frame_id).waiting
+        assert waiting is not None
+        self.effects.extend(effects_for(self.work, self.frame(frame_id), waiting))
+
+
+def effects_for(state: ExecutionState, frame: Frame, waiting: Waiting) -> list[Effect]:
+    """The effects that serve `waiting`: also used to re-issue them after a crash."""
+    if waiting.kind == "timer":
+        assert waiting.due is not None
+        return [StartTimer(key=waiting.key, due=waiting.due)]
+    task = waiting.task
+    assert task is not None
+    out: list[Effect] = [InvokeTask(
+        key=waiting.key, resource=task.resource, parameters=task.parameters,
+        timeout_seconds=task.timeout_seconds, heartbeat_seconds=task.heartbeat_seconds,
+        context={"ExecutionArn": state.execution_arn, "StateName": frame.state,
+                 "RetryCount": frame.retry_count, "IdempotencyKey":
+                 f"{state.execution_arn}/{waiting.key}"},
+    )]
+    if waiting.due is not None:
+        out.append(StartTimer(key=waiting.key + TIMEOUT_SUFFIX, due=waiting.due))
+    return out
+
+
+def _too_large(value: JSON) -> bool:
+    if value is None or isinstance(value, (bool, int, float)):
+        return False
+    if isinstance(value, str):
+        return len(value) * 4 > MAX_PAYLOAD_BYTES and len(value.encode()) + 2 > MAX_PAYLOAD_BYTES
+    return len(msgspec.json.encode(value)) > MAX_PAYLOAD_BYTES

@@ -1,0 +1,312 @@
+"""Execution state, and how each history event changes it.
+
+Rules:
+1. The state is a fold of the events: `project(events)` rebuilds exactly the state the live
+   run had, because the live run builds its state with the same `apply`.
+2. `apply` never reads the definition: events carry what it needs (routing fields).
+3. Frames are frozen and replaced, never mutated; `ExecutionState.frames` is copied once per
+   turn (`begin_turn`), so a caller's state is never changed by a reducer.
+
+A frame is one thread of control: the top level (id ""), a Parallel branch or a Map iteration
+(id "<parent>/<index>").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Literal
+
+import msgspec
+from msgspec.structs import replace
+
+from runtime import events as ev
+
+JSON = Any
+Status = Literal["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"]
+
+
+class TaskCall(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything needed to (re)issue a scheduled task after a crash."""
+
+    resource: str
+    parameters: JSON
+    timeout_seconds: float | None = None
+    heartbeat_seconds: float | None = None
+
+
+class Waiting(msgspec.Struct, frozen=True, kw_only=True):
+    """What a frame is blocked on: a task result or a timer."""
+
+    key: str
+    kind: Literal["task", "timer"]
+    #: Epoch seconds the timer fires, or the task times out (None: no timeout).
+    due: float | None = None
+    purpose: str = ""
+    task: TaskCall | None = None
+
+
+class Fanout(msgspec.Struct, frozen=True, kw_only=True):
+    """Bookkeeping of a running Map or Parallel state."""
+
+    kind: Literal["map", "parallel"]
+    total: int
+    started: int = 0
+    running: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    #: Map: the item values; Parallel: empty (every branch gets `branch_input`).
+    items: list[JSON] = msgspec.field(default_factory=list)
+    branch_input: JSON = None
+
+
+class Frame(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    machine: str
+    parent: str | None = None
+    index: int = 0
+    #: Current state name (None before the first state is entered).
+    state: str | None = None
+    #: The current state's raw input; after an Exited event, that state's output.
+    value: JSON = None
+    entered_event_id: int = 0
+    entered_at: float = 0.0
+    #: Retries made of the current state, in total and per retrier index.
+    retry_count: int = 0
+    retry_counts: tuple[int, ...] = ()
+    variables: dict[str, JSON] = msgspec.field(default_factory=dict)
+    waiting: Waiting | None = None
+    fanout: Fanout | None = None
+    last_event_id: int = 0
+    done: bool = False
+    error: str | None = None
+    cause: str | None = None
+
+
+class ExecutionState(msgspec.Struct, kw_only=True):
+    execution_arn: str
+    state_machine_arn: str
+    name: str
+    role_arn: str = ""
+    input: JSON = None
+    start_time: float = 0.0
+    stop_time: float | None = None
+    seed: int = 0
+    status: Status = "RUNNING"
+    output: JSON = None
+    error: str | None = None
+    cause: str | None = None
+    #: Id of the last non-internal event.
+    last_event_id: int = 0
+    #: Events applied, internal ones included (the log version of this state).
+    version: int = 0
+    frames: dict[str, Frame] = msgspec.field(default_factory=dict)
+
+
+def new_state(execution_arn: str, state_machine_arn: str, name: str) -> ExecutionState:
+    return ExecutionState(execution_arn=execution_arn, state_machine_arn=state_machine_arn,
+                          name=name)
+
+
+def begin_turn(state: ExecutionState) -> ExecutionState:
+    """A working copy a reducer may apply events to without touching `state`."""
+    return replace(state, frames=dict(state.frames))
+
+
+def evolve(state: ExecutionState, event: ev.HistoryEvent) -> ExecutionState:
+    work = begin_turn(state)
+    apply(work, event)
+    return work
+
+
+def project(events: Iterable[ev.HistoryEvent], state: ExecutionState) -> ExecutionState:
+    """Fold `events` into (a copy of) `state`."""
+    work = begin_turn(state)
+    for event in events:
+        apply(work, event)
+    return work
+
+
+def child_id(parent: str, index: int) -> str:
+    return f"{parent}/{index}"
+
+
+def processor_key(machine: str, state_name: str) -> str:
+    """Key of the sub-machine of Map state `state_name` in `machine` (see `Program`)."""
+    return f"{machine}/{state_name}" if machine else state_name
+
+
+def branch_key(machine: str, state_name: str, index: int) -> str:
+    return f"{processor_key(machine, state_name)}/{index}"
+
+
+def apply(work: ExecutionState, event: ev.HistoryEvent) -> None:
+    """Apply one event to a working copy (see `begin_turn`)."""
+    work.version += 1
+    if event.id:
+        work.last_event_id = event.id
+    frames = work.frames
+    details = event.details
+    kind = event.type
+    frame = frames.get(event.frame)
+    match details:
+        case ev.StateEnteredDetails(name=name, input=value):
+            assert frame is not None
+            _clear_children(frames, frame)
+            frames[frame.id] = replace(
+                frame, state=name, value=value, entered_event_id=event.id,
+                entered_at=event.timestamp, retry_count=0, retry_counts=(), waiting=None, fanout=None,
+                last_event_id=event.id,
+            )
+        case ev.StateExitedDetails(output=output, assigned_variables=assigned, end=end):
+            assert frame is not None
+            _clear_children(frames, frame)
+            variables = {**frame.variables, **assigned} if assigned else frame.variables
+            frames[frame.id] = replace(
+                frame, value=output, variables=variables, waiting=None, fanout=None,
+                done=end, last_event_id=event.id,
+            )
+            if end and frame.parent is not None:
+                parent = frames[frame.parent]
+                if parent.fanout is not None and parent.fanout.kind == "parallel":
+                    _count(frames, parent, succeeded=1)
+        case ev.TaskScheduledDetails():
+            assert frame is not None
+            timeout = details.timeout_in_seconds
+            frames[frame.id] = replace(frame, last_event_id=event.id, waiting=Waiting(
+                key=f"{frame.id}@{event.id}", kind="task",
+                due=event.timestamp + timeout if timeout else None,
+                task=TaskCall(resource=details.resource_arn, parameters=details.parameters,
+                              timeout_seconds=timeout,
+                              heartbeat_seconds=details.heartbeat_in_seconds),
+            ))
+        case ev.TaskResourceDetails():
+            assert frame is not None
+            if kind == "TaskStarted":
+                frames[frame.id] = replace(frame, last_event_id=event.id)
+            else:
+                frames[frame.id] = replace(frame, waiting=None, last_event_id=event.id)
+        case ev.TimerStartedDetails(due=due, purpose=purpose):
+            assert frame is not None
+            counts = frame.retry_counts
+            if purpose.startswith("retry:"):
+                counts = _bump(counts, int(purpose[6:]))
+            frames[frame.id] = replace(
+                frame, retry_count=sum(counts), retry_counts=counts,
+                waiting=Waiting(key=f"{frame.id}#{work.version}", kind="timer", due=due,
+                                purpose=purpose),
+            )
+        case ev.MapStateStartedDetails(length=length, items=items):
+            assert frame is not None
+            _clear_children(frames, frame)
+            frames[frame.id] = replace(
+                frame, waiting=None, last_event_id=event.id,
+                fanout=Fanout(kind="map", total=length, items=items),
+            )
+        case ev.MapIterationDetails(index=index, error=error, cause=cause):
+            assert frame is not None and frame.fanout is not None
+            if kind == "MapIterationStarted":
+                child = Frame(id=child_id(frame.id, index), parent=frame.id, index=index,
+                              machine=processor_key(frame.machine, frame.state or ""),
+                              variables=frame.variables, last_event_id=event.id)
+                frames[child.id] = child
+                _count(frames, frame, started=1, running=1, last_event_id=event.id)
+            elif kind == "MapIterationSucceeded":
+                _count(frames, frame, succeeded=1, running=-1)
+            elif kind == "MapIterationFailed":
+                child_key = child_id(frame.id, index)
+                frames[child_key] = replace(frames[child_key], done=True, error=error,
+                                            cause=cause)
+                _count(frames, frame, failed=1, running=-1)
+            else:  # MapIterationAborted
+                _count(frames, frame, running=-1)
+        case ev.FanoutDetails(input=branch_input) if kind == "ParallelStateStarted":
+            assert frame is not None
+            total = _branch_count(event)
+            frames[frame.id] = replace(
+                frame, waiting=None, last_event_id=event.id,
+                fanout=Fanout(kind="parallel", total=total, started=total, running=total,
+                              branch_input=branch_input),
+            )
+            for index in range(total):
+                child = Frame(id=child_id(frame.id, index), parent=frame.id, index=index,
+                              machine=branch_key(frame.machine, frame.state or "", index),
+                              variables=frame.variables, value=branch_input,
+                              last_event_id=event.id)
+                frames[child.id] = child
+        case ev.FanoutDetails():
+            # Map/Parallel succeeded or failed: its iterations are over.
+            assert frame is not None
+            _clear_children(frames, frame)
+            frames[frame.id] = replace(frame, last_event_id=event.id)
+        case ev.ExecutionStartedDetails():
+            work.input = details.input
+            work.role_arn = details.role_arn
+            work.seed = details.seed
+            work.start_time = event.timestamp
+            work.status = "RUNNING"
+            frames.clear()
+            frames[""] = Frame(id="", machine="", value=details.input, last_event_id=event.id)
+        case ev.ExecutionSucceededDetails(output=output):
+            work.status = "SUCCEEDED"
+            work.output = output
+            work.stop_time = event.timestamp
+            frames.clear()
+        case ev.ErrorDetails(error=error, cause=cause):
+            if kind in ev.TERMINAL_TYPES:
+                work.status = _TERMINAL_STATUS[kind]
+                work.error = error
+                work.cause = cause
+                work.stop_time = event.timestamp
+                frames.clear()
+            elif frame is not None:
+                frames[frame.id] = replace(frame, last_event_id=event.id)
+        case None:
+            if frame is not None:
+                frames[frame.id] = replace(frame, last_event_id=event.id)
+        case _:
+            raise AssertionError(f"unhandled event {kind}")
+
+
+def _bump(counts: tuple[int, ...], index: int) -> tuple[int, ...]:
+    padded = counts + (0,) * (index + 1 - len(counts))
+    return padded[:index] + (padded[index] + 1,) + padded[index + 1:]
+
+
+def _branch_count(event: ev.HistoryEvent) -> int:
+    assert isinstance(event.details, ev.FanoutDetails)
+    return event.details.length
+
+
+_TERMINAL_STATUS: dict[str, Status] = {
+    "ExecutionFailed": "FAILED",
+    "ExecutionTimedOut": "TIMED_OUT",
+    "ExecutionAborted": "ABORTED",
+}
+
+
+def _count(frames: dict[str, Frame], frame: Frame, **deltas: int) -> None:
+    assert frame.fanout is not None
+    last = deltas.pop("last_event_id", frame.last_event_id)
+    fanout = frame.fanout
+    changed = {key: getattr(fanout, key) + delta for key, delta in deltas.items()}
+    frames[frame.id] = replace(frame, fanout=replace(fanout, **changed), last_event_id=last)
+
+
+def _clear_children(frames: dict[str, Frame], frame: Frame) -> None:
+    """Drop a finished Map/Parallel state's child frames (and theirs)."""
+    if frame.fanout is None:
+        return
+    prefix = frame.id + "/"
+    for key in [k for k in frames if k.startswith(prefix)]:
+        del frames[key]
+
+
+def children(state: ExecutionState, frame: Frame) -> list[Frame]:
+    """The direct child frames of a Map/Parallel frame, by index."""
+    assert frame.fanout is not None
+    found = []
+    for index in range(frame.fanout.total):
+        child = state.frames.get(child_id(frame.id, index))
+        if child is not None:
+            found.append(child)
+    return found
