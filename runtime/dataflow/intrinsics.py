@@ -20,7 +20,6 @@ Rules, as AWS applies them (observed on real executions; the docs leave most of 
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import json
 import math
@@ -99,6 +98,7 @@ def _java_length(text: str) -> int:
 
 def _limited_text(name: str, value: JSON) -> str:
     text = _text(name, value)
+    # Counting code units costs a scan, needed only when the text could exceed the limit.
     if len(text) > _MAX_TEXT_LENGTH // 2 and _java_length(text) > _MAX_TEXT_LENGTH:
         _invalid_arguments(name)
     return text
@@ -342,11 +342,9 @@ def _base64_decode(args: Sequence[JSON], scope: Scope) -> JSON:
     _arity("States.Base64Decode", args, 1)
     text = _limited_text("States.Base64Decode", args[0])
     digits = _BASE64_ALPHABET.sub("", text.partition("=")[0])
+    # A lone trailing digit carries fewer than 8 bits, so it decodes to nothing.
     usable = len(digits) - (1 if len(digits) % 4 == 1 else 0)
-    try:
-        decoded = base64.b64decode(digits[:usable] + "=" * (-usable % 4))
-    except binascii.Error:
-        _invalid_arguments("States.Base64Decode")
+    decoded = base64.b64decode(digits[:usable] + "=" * (-usable % 4))
     return decoded.decode("utf-8", errors="replace")
 
 
@@ -484,6 +482,11 @@ class _Parser:
         while self.position < len(self.text) and self.text[self.position].isspace():
             self.position += 1
 
+    def ends_token(self, end: int) -> bool:
+        """Whether a number or keyword ending at `end` is whole (`1.` and `nullx` are not)."""
+        following = self.text[end:end + 1]
+        return not following.isalnum() and following != "."
+
     def peek(self) -> str:
         return self.text[self.position] if self.position < len(self.text) else ""
 
@@ -526,16 +529,14 @@ class _Parser:
         if self.text.startswith("States.", self.position):
             return self.call()
         number = _NUMBER.match(self.text, self.position)
-        if number is not None and not self.text[number.end():number.end() + 1].isalnum() \
-                and self.text[number.end():number.end() + 1] != ".":
+        if number is not None and self.ends_token(number.end()):
             self.position = number.end()
             literal = number.group()
             value: JSON = float(literal) if any(c in literal for c in ".eE") else int(literal)
             return _constant(value)
         for keyword, keyword_value in _KEYWORDS.items():
             end = self.position + len(keyword)
-            if self.text.startswith(keyword, self.position) and not self.text[end:end + 1] \
-                    .isalnum():
+            if self.text.startswith(keyword, self.position) and self.ends_token(end):
                 self.position = end
                 return _constant(keyword_value)
         self.fail("expected a string, number, boolean, null, path or function call")
