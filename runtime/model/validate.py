@@ -19,14 +19,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Final, Literal
 
 import jsonata
 import msgspec
-from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
-from jsonpath_ng.ext import parse as parse_jsonpath
 
+from runtime.dataflow.intrinsics import compile_intrinsic
+from runtime.dataflow.paths import compile_items_path, compile_path, compile_result_path
 from runtime.errors import AslError
 
 __all__ = [
@@ -130,12 +130,6 @@ _OPERATORS: Final = frozenset(_OPERAND_TYPES) | _PATH_OPERATORS
 _RULE_FIELDS: Final = _OPERATORS | {"Variable", "And", "Or", "Not", "Next", "Comment",
                                      "Assign", "Output", "Condition"}
 
-_INTRINSICS: Final = frozenset({
-    "Format", "StringToJson", "JsonToString", "Array", "ArrayPartition", "ArrayContains",
-    "ArrayRange", "ArrayGetItem", "ArrayLength", "ArrayUnique", "Base64Encode",
-    "Base64Decode", "Hash", "JsonMerge", "MathRandom", "MathAdd", "StringSplit", "UUID",
-})
-
 _STATE_NAME_MAX: Final = 80
 _LABEL_MAX: Final = 40
 # Map Run labels follow AWS's resource-name rules (docs: Map state "Label").
@@ -143,15 +137,7 @@ _LABEL_FORBIDDEN: Final = frozenset(' <>{}[]?*"#%\\^|~`$&,;:/')
 _TIMESTAMP: Final = re.compile(
     r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})"
 )
-# Paths made of plain names and indexes need no parser; anything else goes to jsonpath-ng.
-_SIMPLE_PATH: Final = re.compile(
-    r"\$(\$|[A-Za-z_][A-Za-z0-9_]*)?(\.[^.\[\]()'\"?*@,:\s]+|\[\d+\]|\['[^'\\]*'\])*"
-)
-_PATH_HEAD: Final = re.compile(r"\$(\$|[A-Za-z_][A-Za-z0-9_]*)?")
-_MULTI_NODE: Final = re.compile(r"\.\.|\*|\?|@|,|:")
 _MAX_WAIT: Final = 99_999_999
-_INTRINSIC_CALL: Final = re.compile(r"States\.([A-Za-z0-9]+)\(")
-_INTRINSIC_LITERAL: Final = re.compile(r"-?\d+(\.\d+)?([eE][+-]?\d+)?|true|false|null")
 
 
 def _is_int(value: Any) -> bool:
@@ -168,105 +154,21 @@ def _is_jsonata(value: Any) -> bool:
 
 # --------------------------------------------------------------------------- expressions
 
-def _path_is_valid(path: str) -> bool:
-    if _SIMPLE_PATH.fullmatch(path):
-        return True
-    head = _PATH_HEAD.match(path)
-    if head is None:
-        return False
+def _compiles(compile_expression: Callable[[str], object], text: str) -> bool:
+    # The dataflow compilers are the grammar: what they refuse, AWS refuses at creation.
     try:
-        parse_jsonpath("$" + path[head.end():])
-    except (JsonPathParserError, JsonPathLexerError, ValueError, TypeError, AttributeError):
+        compile_expression(text)
+    except AslError:
         return False
     return True
 
 
-def _reference_path_is_valid(path: str) -> bool:
-    # A Reference Path must select a single node: no descent, wildcard, filter or slice.
-    unquoted = re.sub(r"'[^']*'", "''", path)
-    return _path_is_valid(path) and not _MULTI_NODE.search(unquoted)
-
-
-class _IntrinsicScanner:
-    """Checks `States.Name(arg, ...)` syntax: names, nesting, quoting and path arguments."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.pos = 0
-
-    def valid(self) -> bool:
-        return self._call() and self._skip_space() == len(self.text)
-
-    def _skip_space(self) -> int:
-        while self.pos < len(self.text) and self.text[self.pos].isspace():
-            self.pos += 1
-        return self.pos
-
-    def _call(self) -> bool:
-        match = _INTRINSIC_CALL.match(self.text, self.pos)
-        if match is None or match.group(1) not in _INTRINSICS:
-            return False
-        self.pos = match.end()
-        if self._skip_space() < len(self.text) and self.text[self.pos] == ")":
-            self.pos += 1
-            return True
-        while True:
-            self._skip_space()
-            if not self._argument():
-                return False
-            self._skip_space()
-            if self.pos >= len(self.text):
-                return False
-            char = self.text[self.pos]
-            self.pos += 1
-            if char == ")":
-                return True
-            if char != ",":
-                return False
-
-    def _argument(self) -> bool:
-        rest = self.text[self.pos:]
-        if rest.startswith("States."):
-            return self._call()
-        if rest.startswith("'"):
-            return self._string()
-        if rest.startswith("$"):
-            return self._path()
-        literal = _INTRINSIC_LITERAL.match(rest)
-        if literal is None:
-            return False
-        self.pos += literal.end()
-        return True
-
-    def _string(self) -> bool:
-        self.pos += 1
-        while self.pos < len(self.text):
-            char = self.text[self.pos]
-            self.pos += 2 if char == "\\" else 1
-            if char == "'":
-                return True
-        return False
-
-    def _path(self) -> bool:
-        start, depth, quoted = self.pos, 0, False
-        while self.pos < len(self.text):
-            char = self.text[self.pos]
-            if char == "'":
-                quoted = not quoted
-            elif not quoted and char in "[(":
-                depth += 1
-            elif not quoted and char in "])":
-                if depth == 0:
-                    break
-                depth -= 1
-            elif not quoted and depth == 0 and char == ",":
-                break
-            self.pos += 1
-        return _path_is_valid(self.text[start:self.pos].rstrip())
+def _path_is_valid(path: str) -> bool:
+    return _compiles(compile_path, path)
 
 
 def _intrinsic_is_valid(text: str) -> bool:
-    return _IntrinsicScanner(text).valid()
+    return _compiles(compile_intrinsic, text)
 
 
 def _jsonata_problem(value: str) -> str | None:
@@ -455,8 +357,7 @@ class _Checker:
     def result_path(self, node: dict[str, Any], location: str) -> None:
         value = node.get("ResultPath")
         if "ResultPath" in node and value is not None and not (
-                isinstance(value, str) and not value.startswith("$$")
-                and _reference_path_is_valid(value)):
+                isinstance(value, str) and _compiles(compile_result_path, value)):
             self.error("The value for the field 'ResultPath' must be a valid ReferencePath",
                        f"{location}/ResultPath")
 
@@ -672,7 +573,7 @@ class _Checker:
             self.processor(state[processor], f"{location}/{processor}")
         if language == JSONPATH and "ItemsPath" in state and not (
                 isinstance(state["ItemsPath"], str)
-                and _reference_path_is_valid(state["ItemsPath"])):
+                and _compiles(compile_items_path, state["ItemsPath"])):
             self.error("The value for the field 'ItemsPath' must be a valid ReferencePath",
                        f"{location}/ItemsPath")
         items = state.get("Items")
