@@ -1,0 +1,88 @@
+"""The execution actor: the only place an execution's state changes.
+
+It takes one message at a time from its mailbox, asks the pure reducer for a decision, appends
+the decision's events to the log as one batch, adopts the new state, and hands the effects to
+the effect runner, whose outcomes come back as messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+import anyio
+import structlog
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from runtime import events as ev
+from runtime.effects import Effect
+from runtime.log._base import EventLog, StoredEvent
+from runtime.messages import Message
+from runtime.program import Program
+from runtime.reducers import decide
+from runtime.state import ExecutionState
+
+if TYPE_CHECKING:
+    pass
+
+log = structlog.get_logger("stepline.execution")
+
+RunEffect = Callable[["ExecutionActor", Effect], None]
+
+
+class ExecutionActor:
+    def __init__(self, *, program: Program, state: ExecutionState, history: list[ev.HistoryEvent],
+                 event_log: EventLog, run_effect: RunEffect,
+                 on_finished: Callable[[ExecutionActor], Awaitable[None]]) -> None:
+        self.program = program
+        self.state = state
+        self.history = history
+        self.event_log = event_log
+        self.run_effect = run_effect
+        self.on_finished = on_finished
+        self.finished = anyio.Event()
+        send, receive = anyio.create_memory_object_stream[Message](max_buffer_size=float("inf"))
+        self._send: MemoryObjectSendStream[Message] = send
+        self._receive: MemoryObjectReceiveStream[Message] = receive
+
+    @property
+    def arn(self) -> str:
+        return self.state.execution_arn
+
+    def tell(self, message: Message) -> None:
+        """Queue a message; messages to a finished execution are dropped."""
+        if not self.finished.is_set():
+            try:
+                self._send.send_nowait(message)
+            except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+                pass
+
+    async def run(self) -> None:
+        async with self._receive:
+            async for message in self._receive:
+                await self.handle(message)
+                if self.state.status != "RUNNING":
+                    break
+        self.finished.set()
+        await self.on_finished(self)
+
+    async def handle(self, message: Message) -> None:
+        decision = decide(self.program, self.state, message)
+        if decision.events:
+            await self._append(decision.events)
+        self.state = decision.state
+        self.history.extend(decision.events)
+        for effect in decision.effects:
+            self.run_effect(self, effect)
+
+    async def _append(self, events: tuple[ev.HistoryEvent, ...]) -> None:
+        base = self.state.version
+        stored = [
+            StoredEvent(stream_id=self.arn, version=base + offset, type=event.type,
+                        data=ev.EVENT_CODEC.encode(event))
+            for offset, event in enumerate(events, start=1)
+        ]
+        await self.event_log.append(self.arn, stored, expected_version=base)
+
+    def close(self) -> None:
+        self._send.close()

@@ -1,0 +1,318 @@
+"""`Runtime`: the embeddable Step Functions service. It owns the state machines, one actor per
+running execution, the timer service, the effect runner and the event log.
+
+    async with Runtime(clock="virtual") as rt:
+        rt.register_task("charge", charge_card)
+        arn = await rt.create_state_machine("orders", definition)
+        done = await rt.run(arn, {"order": 1})
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import uuid
+from collections.abc import Mapping
+from typing import Any, Literal, Self
+
+import anyio
+import msgspec
+import structlog
+from anyio.abc import TaskGroup
+
+from integrations._base import IntegrationSource, TaskCall, TaskError
+from integrations.python import PythonFunctions, TaskHandler
+from integrations.resolve import CallResolver
+from runtime import events as ev
+from runtime.actor.clock import Clock, SystemClock, VirtualClock
+from runtime.actor.execution import ExecutionActor
+from runtime.actor.timers import TimerService
+from runtime.errors import AslError
+from runtime.effects import Effect, InvokeTask, StartTimer
+from runtime.history import render_history
+from runtime.log._base import EventLog
+from runtime.log.memory import MemoryEventLog
+from runtime.messages import StartExecution, StopExecution, TaskCompleted, TimerFired
+from runtime.model.machine import decode_machine
+from runtime.model.validate import (
+    Diagnostic,
+    invalid_definition_message,
+    parse_definition,
+    validate_definition,
+)
+from runtime.program import Program, compile_program
+from runtime.reducers.turn import MAX_PAYLOAD_BYTES
+from runtime.state import ExecutionState, new_state
+
+log = structlog.get_logger("stepline.runtime")
+
+DEFAULT_ROLE_ARN = "arn:aws:iam::123456789012:role/stepline"
+_NAME_RE = re.compile(r"^[^\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]{1,80}$")
+
+JSON = Any
+
+
+class StateMachine(msgspec.Struct, kw_only=True):
+    arn: str
+    name: str
+    definition: str
+    role_arn: str
+    type: str
+    created: float
+    program: Program
+
+
+class Execution(msgspec.Struct, kw_only=True):
+    """What DescribeExecution reports."""
+
+    execution_arn: str
+    state_machine_arn: str
+    name: str
+    status: str
+    start_date: float
+    stop_date: float | None = None
+    input: JSON = None
+    output: JSON = None
+    error: str | None = None
+    cause: str | None = None
+
+
+def _describe(state: ExecutionState) -> Execution:
+    return Execution(
+        execution_arn=state.execution_arn, state_machine_arn=state.state_machine_arn,
+        name=state.name, status=state.status, start_date=state.start_time,
+        stop_date=state.stop_time, input=state.input, output=state.output, error=state.error,
+        cause=state.cause,
+    )
+
+
+class Runtime:
+    """Args:
+        clock: "system" (real time), "virtual" (Waits and retries complete instantly) or a
+            `Clock`.
+        event_log: where events go; in memory by default.
+        region, account: used in ARNs.
+        sources: extra integration sources consulted after the registered Python callables.
+    """
+
+    def __init__(self, *, clock: Literal["system", "virtual"] | Clock = "system",
+                 event_log: EventLog | None = None, region: str = "us-east-1",
+                 account: str = "123456789012", sources: tuple[IntegrationSource, ...] = ()
+                 ) -> None:
+        if clock == "system":
+            self.clock: Clock = SystemClock()
+        elif clock == "virtual":
+            self.clock = VirtualClock()
+        else:
+            self.clock = clock
+        self.event_log: EventLog = event_log if event_log is not None else MemoryEventLog()
+        self.region = region
+        self.account = account
+        self.functions = PythonFunctions()
+        self.resolver = CallResolver((self.functions, *sources))
+        self.timers = TimerService(self.clock)
+        self._machines: dict[str, StateMachine] = {}
+        self._executions: dict[str, ExecutionActor] = {}
+        self._finished: dict[str, ExecutionActor] = {}
+        self._group: TaskGroup | None = None
+        self._entropy = random.Random()
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        self._group = anyio.create_task_group()
+        await self._group.__aenter__()
+        self._group.start_soon(self.timers.run)
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        assert self._group is not None
+        self._group.cancel_scope.cancel()
+        await self._group.__aexit__(None, None, None)
+        self._group = None
+
+    @property
+    def group(self) -> TaskGroup:
+        if self._group is None:
+            raise RuntimeError("use the Runtime inside 'async with'")
+        return self._group
+
+    # -- tasks ----------------------------------------------------------------------------
+
+    def register_task(self, name: str, handler: TaskHandler, *,
+                      error_names: Mapping[type[BaseException], str] | None = None) -> None:
+        """Serve Task states whose Resource names `name` with a Python callable.
+
+        `handler(input)` or `handler(input, call)`, sync or async; its return value is the task
+        result, an exception a task error named after its class (or `error_names`).
+        """
+        self.functions.register(name, handler, error_names=error_names)
+
+    # -- state machines -------------------------------------------------------------------
+
+    def validate(self, definition: str | Mapping[str, Any]) -> list[Diagnostic]:
+        decoded = parse_definition(definition) if isinstance(definition, str) else dict(definition)
+        return validate_definition(decoded)
+
+    def compile(self, definition: str | Mapping[str, Any]) -> tuple[str, Program]:
+        """Validate and compile a definition; raises AslError("InvalidDefinition") if bad."""
+        text = definition if isinstance(definition, str) else msgspec.json.encode(
+            definition).decode()
+        decoded = parse_definition(text)
+        problems = [d for d in validate_definition(decoded) if d.severity == "ERROR"]
+        if problems:
+            raise AslError("InvalidDefinition", invalid_definition_message(problems))
+        return text, compile_program(decode_machine(decoded))
+
+    async def create_state_machine(self, name: str, definition: str | Mapping[str, Any], *,
+                                   role_arn: str = DEFAULT_ROLE_ARN, type: str = "STANDARD"
+                                   ) -> str:
+        if not _NAME_RE.match(name):
+            raise AslError("InvalidName", f"Invalid Name: '{name}'")
+        text, program = self.compile(definition)
+        arn = f"arn:aws:states:{self.region}:{self.account}:stateMachine:{name}"
+        existing = self._machines.get(arn)
+        if existing is not None:
+            if existing.definition != text or existing.role_arn != role_arn:
+                raise AslError("StateMachineAlreadyExists",
+                               f"State Machine Already Exists: '{arn}'")
+            return arn
+        self._machines[arn] = StateMachine(arn=arn, name=name, definition=text,
+                                           role_arn=role_arn, type=type,
+                                           created=self.clock.now(), program=program)
+        return arn
+
+    def state_machine(self, arn: str) -> StateMachine:
+        found = self._machines.get(arn)
+        if found is None:
+            raise AslError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{arn}'")
+        return found
+
+    # -- executions -----------------------------------------------------------------------
+
+    async def start_execution(self, state_machine_arn: str, input: JSON = None, *,
+                              name: str | None = None, input_json: str | None = None) -> str:
+        """Start an execution and return its ARN. `input` is a Python value; `input_json`
+        the raw JSON text as StartExecution takes it (checked as AWS checks it)."""
+        machine = self.state_machine(state_machine_arn)
+        value = _decode_input(input_json) if input_json is not None else (
+            {} if input is None else input)
+        if len(msgspec.json.encode(value)) > MAX_PAYLOAD_BYTES:
+            raise AslError("InvalidExecutionInput",
+                           "Input exceeds the maximum size of 262144 bytes.")
+        name = name or str(uuid.uuid4())
+        if not _NAME_RE.match(name):
+            raise AslError("InvalidName", f"Invalid Name: '{name}'")
+        arn = f"arn:aws:states:{self.region}:{self.account}:execution:{machine.name}:{name}"
+        if arn in self._executions or arn in self._finished:
+            raise AslError("ExecutionAlreadyExists", f"Execution Already Exists: '{arn}'")
+        actor = ExecutionActor(
+            program=machine.program, state=new_state(arn, machine.arn, name), history=[],
+            event_log=self.event_log, run_effect=self._run_effect,
+            on_finished=self._on_finished,
+        )
+        self._executions[arn] = actor
+        actor.tell(StartExecution(at=self.clock.now(), input=value, role_arn=machine.role_arn,
+                                  seed=self._entropy.getrandbits(32)))
+        self.group.start_soon(actor.run)
+        return arn
+
+    async def run(self, state_machine: str | Mapping[str, Any], input: JSON = None, *,
+                  name: str | None = None) -> Execution:
+        """Start an execution and wait for its end. `state_machine` is an ARN, or a
+        definition (registered under a name derived from its content)."""
+        if isinstance(state_machine, str) and state_machine.startswith("arn:"):
+            arn = state_machine
+        else:
+            text, _ = self.compile(state_machine)
+            digest = uuid.uuid5(uuid.NAMESPACE_URL, text).hex[:16]
+            arn = await self.create_state_machine(f"inline-{digest}", text)
+        execution_arn = await self.start_execution(arn, input, name=name)
+        return await self.wait(execution_arn)
+
+    async def wait(self, execution_arn: str) -> Execution:
+        actor = self._actor(execution_arn)
+        await actor.finished.wait()
+        return _describe(actor.state)
+
+    async def stop_execution(self, execution_arn: str, *, error: str | None = None,
+                             cause: str | None = None) -> Execution:
+        actor = self._actor(execution_arn)
+        if actor.state.status == "RUNNING":
+            actor.tell(StopExecution(at=self.clock.now(), error=error, cause=cause))
+            await actor.finished.wait()
+        return _describe(actor.state)
+
+    def describe_execution(self, execution_arn: str) -> Execution:
+        return _describe(self._actor(execution_arn).state)
+
+    def list_executions(self, state_machine_arn: str | None = None, *,
+                        status: str | None = None) -> list[Execution]:
+        found = []
+        for actor in (*self._executions.values(), *self._finished.values()):
+            state = actor.state
+            if state_machine_arn is not None and state.state_machine_arn != state_machine_arn:
+                continue
+            if status is not None and state.status != status:
+                continue
+            found.append(_describe(state))
+        return found
+
+    def history(self, execution_arn: str) -> list[ev.HistoryEvent]:
+        """The execution's events as recorded (internal ones included)."""
+        return self._actor(execution_arn).history
+
+    def get_execution_history(self, execution_arn: str, *, include_data: bool = True
+                              ) -> list[dict[str, Any]]:
+        """The history in AWS's GetExecutionHistory shape."""
+        return render_history(self.history(execution_arn), include_data=include_data)
+
+    def _actor(self, execution_arn: str) -> ExecutionActor:
+        actor = self._executions.get(execution_arn) or self._finished.get(execution_arn)
+        if actor is None:
+            raise AslError("ExecutionDoesNotExist",
+                           f"Execution Does Not Exist: '{execution_arn}'")
+        return actor
+
+    async def _on_finished(self, actor: ExecutionActor) -> None:
+        self._executions.pop(actor.arn, None)
+        self._finished[actor.arn] = actor
+        actor.close()
+
+    # -- effects --------------------------------------------------------------------------
+
+    def _run_effect(self, actor: ExecutionActor, effect: Effect) -> None:
+        match effect:
+            case StartTimer(key=key, due=due):
+                self.timers.schedule(due, lambda at: actor.tell(TimerFired(at=at, key=key)))
+            case InvokeTask():
+                self.timers.in_flight += 1
+                self.group.start_soon(self._invoke, actor, effect)
+
+    async def _invoke(self, actor: ExecutionActor, effect: InvokeTask) -> None:
+        context = effect.context or {}
+        call = TaskCall(resource=effect.resource, parameters=effect.parameters,
+                        execution_arn=actor.arn, state_name=context.get("StateName", ""),
+                        retry_count=context.get("RetryCount", 0),
+                        idempotency_key=context.get("IdempotencyKey", effect.key))
+        try:
+            integration = self.resolver.resolve(effect.resource, effect.parameters)
+            if integration is None:
+                raise TaskError("States.TaskFailed",
+                                f"No task handler serves the resource '{effect.resource}'")
+            output = await integration.invoke(call)
+            message = TaskCompleted(at=self.clock.now(), key=effect.key, output=output)
+        except TaskError as failure:
+            message = TaskCompleted(at=self.clock.now(), key=effect.key, failed=True,
+                                    error=failure.error, cause=failure.cause)
+        finally:
+            self.timers.in_flight -= 1
+        actor.tell(message)
+
+
+def _decode_input(text: str) -> JSON:
+    try:
+        return msgspec.json.decode(text)
+    except msgspec.DecodeError as exc:
+        raise AslError("InvalidExecutionInput",
+                       f"Invalid execution input: {exc}") from None
