@@ -39,6 +39,7 @@ from runtime.model.validate import (
     invalid_definition_message,
     parse_definition,
     validate_definition,
+    validate_definition_text,
 )
 from runtime.program import Program, compile_program
 from runtime.reducers.turn import MAX_PAYLOAD_BYTES
@@ -150,16 +151,21 @@ class Runtime:
 
     # -- state machines -------------------------------------------------------------------
 
-    def validate(self, definition: str | Mapping[str, Any]) -> list[Diagnostic]:
-        decoded = parse_definition(definition) if isinstance(definition, str) else dict(definition)
-        return validate_definition(decoded)
+    def validate(self, definition: str | Mapping[str, Any], *, type: str = "STANDARD"
+                 ) -> list[Diagnostic]:
+        """ValidateStateMachineDefinition: every diagnostic, JSON faults included."""
+        if isinstance(definition, str):
+            return validate_definition_text(definition, machine_type=type)
+        return validate_definition(dict(definition), machine_type=type)
 
-    def compile(self, definition: str | Mapping[str, Any]) -> tuple[str, Program]:
+    def compile(self, definition: str | Mapping[str, Any], *, type: str = "STANDARD"
+                ) -> tuple[str, Program]:
         """Validate and compile a definition; raises AslError("InvalidDefinition") if bad."""
         text = definition if isinstance(definition, str) else msgspec.json.encode(
             definition).decode()
         decoded = parse_definition(text)
-        problems = [d for d in validate_definition(decoded) if d.severity == "ERROR"]
+        problems = [d for d in validate_definition(decoded, machine_type=type)
+                    if d.severity == "ERROR"]
         if problems:
             raise AslError("InvalidDefinition", invalid_definition_message(problems))
         return text, compile_program(decode_machine(decoded))
@@ -169,7 +175,7 @@ class Runtime:
                                    ) -> str:
         if not _NAME_RE.match(name):
             raise AslError("InvalidName", f"Invalid Name: '{name}'")
-        text, program = self.compile(definition)
+        text, program = self.compile(definition, type=type)
         arn = f"arn:aws:states:{self.region}:{self.account}:stateMachine:{name}"
         existing = self._machines.get(arn)
         if existing is not None:

@@ -394,8 +394,21 @@ def _optional_number(
         return _number_field(value, jsonata, field)
     if path is not None:
         get = compile_path(path)
-        return lambda scope: _positive_number(get(scope), field, path)
+        return lambda scope: _positive_number(_numeric(get(scope)), field, path)
     return None
+
+
+def _numeric(value: JSON) -> JSON:
+    """A *Path field may reference a number written as a string ("1"), as AWS accepts."""
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            try:
+                return float(value)
+            except ValueError:
+                return value
+    return value
 
 
 def _number_field(value: int | float | str, jsonata: bool, field: str) -> Evaluator:
