@@ -446,17 +446,17 @@ class FileEventLog:
         self._unsynced = True
 
     async def _write_synced(self, frame: bytes, stream_id: str, count: int) -> None:
-        batch = self._batches[-1] if self._batches else None
-        opens_batch = (
-            batch is None
-            or batch.sealed
-            or self._durability == "fsync"
-            or batch.size >= _GROUP_BYTES
-        )
-        if opens_batch:
-            batch = _Batch()
+        tail = self._batches[-1] if self._batches else None
+        if (
+            tail is not None
+            and self._durability == "group"
+            and not tail.sealed
+            and tail.size < _GROUP_BYTES
+        ):
+            batch, opens_batch = tail, False
+        else:
+            batch, opens_batch = _Batch(), True
             self._batches.append(batch)
-        assert batch is not None
         batch.add(frame, stream_id, count)
         # Once queued the record will be written; cancelling now would only hide the outcome.
         with anyio.CancelScope(shield=True):
