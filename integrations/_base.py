@@ -7,6 +7,7 @@ so AWS service integrations, activities and Python callables plug in the same wa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import msgspec
@@ -28,6 +29,8 @@ class TaskCall(msgspec.Struct, frozen=True, kw_only=True):
     #: Stable across re-issues of the same call after a crash: handlers that must not act
     #: twice (at-least-once delivery) deduplicate on it.
     idempotency_key: str = ""
+    #: Call it to report progress when the Task state sets HeartbeatSeconds.
+    heartbeat: Callable[[], None] | None = None
 
 
 class TaskError(Exception):

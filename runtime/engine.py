@@ -9,6 +9,7 @@ running execution, the timer service, the effect runner and the event log.
 
 from __future__ import annotations
 
+import math
 import random
 import re
 import uuid
@@ -296,23 +297,44 @@ class Runtime:
                 self.group.start_soon(self._invoke, actor, effect)
 
     async def _invoke(self, actor: ExecutionActor, effect: InvokeTask) -> None:
+        """Run one task call. TimeoutSeconds and HeartbeatSeconds are enforced here in real
+        time (a handler is real code), as well as by the reducer's timers (which survive a
+        crash)."""
         context = effect.context or {}
+        started = anyio.current_time()
+        timeout_at = started + effect.timeout_seconds if effect.timeout_seconds else math.inf
+        heartbeat_s = effect.heartbeat_seconds
+        scope = anyio.CancelScope(
+            deadline=min(timeout_at, started + heartbeat_s) if heartbeat_s else timeout_at)
+
+        def heartbeat() -> None:
+            if heartbeat_s:
+                scope.deadline = min(timeout_at, anyio.current_time() + heartbeat_s)
+
         call = TaskCall(resource=effect.resource, parameters=effect.parameters,
                         execution_arn=actor.arn, state_name=context.get("StateName", ""),
                         retry_count=context.get("RetryCount", 0),
-                        idempotency_key=context.get("IdempotencyKey", effect.key))
+                        idempotency_key=context.get("IdempotencyKey", effect.key),
+                        heartbeat=heartbeat)
+        message: TaskCompleted | None = None
         try:
-            integration = self.resolver.resolve(effect.resource, effect.parameters)
-            if integration is None:
-                raise TaskError("States.TaskFailed",
-                                f"No task handler serves the resource '{effect.resource}'")
-            output = await integration.invoke(call)
-            message = TaskCompleted(at=self.clock.now(), key=effect.key, output=output)
+            with scope:
+                integration = self.resolver.resolve(effect.resource, effect.parameters)
+                if integration is None:
+                    raise TaskError("States.TaskFailed",
+                                    f"No task handler serves the resource '{effect.resource}'")
+                output = await integration.invoke(call)
+                message = TaskCompleted(at=self.clock.now(), key=effect.key, output=output)
         except TaskError as failure:
             message = TaskCompleted(at=self.clock.now(), key=effect.key, failed=True,
                                     error=failure.error, cause=failure.cause)
         finally:
             self.timers.in_flight -= 1
+        if message is None:  # the cancel scope expired
+            timed_out = anyio.current_time() >= timeout_at
+            message = TaskCompleted(
+                at=self.clock.now(), key=effect.key, failed=True, timed_out=True,
+                error="States.Timeout" if timed_out else "States.HeartbeatTimeout")
         actor.tell(message)
 
 

@@ -27,6 +27,8 @@ class TaskCompleted(msgspec.Struct, frozen=True, kw_only=True, tag=True):
     error: str | None = None
     cause: str | None = None
     failed: bool = False
+    #: The failure is a timeout (States.Timeout / States.HeartbeatTimeout): TaskTimedOut.
+    timed_out: bool = False
 
 
 class TimerFired(msgspec.Struct, frozen=True, kw_only=True, tag=True):

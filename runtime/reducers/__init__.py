@@ -56,7 +56,8 @@ def _receive(turn: Turn, message: Message) -> None:
             node = turn.node(frame)
             assert isinstance(node, TaskNode)
             if message.failed:
-                task.task_failed(turn, frame_id, node, message.error, message.cause)
+                task.task_failed(turn, frame_id, node, message.error, message.cause,
+                                 timed_out=message.timed_out)
             else:
                 task.task_succeeded(turn, frame_id, node, message.output)
         case TimerFired():
