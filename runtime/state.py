@@ -217,7 +217,9 @@ def apply(work: ExecutionState, event: ev.HistoryEvent) -> None:
                 frames[child_key] = replace(frames[child_key], done=True, error=error,
                                             cause=cause)
                 _count(frames, frame, failed=1, running=-1)
-            else:  # MapIterationAborted
+            else:  # MapIterationAborted: the iteration's pending work is abandoned
+                child_key = child_id(frame.id, index)
+                frames[child_key] = replace(frames[child_key], done=True, waiting=None)
                 _count(frames, frame, running=-1)
         case ev.FanoutDetails(input=branch_input) if kind == "ParallelStateStarted":
             assert frame is not None

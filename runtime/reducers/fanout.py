@@ -91,7 +91,6 @@ def _fail_map(turn: Turn, frame_id: str, node: MapNode, error: str | None, cause
         if not child.done and child.state is not None:
             turn.emit("MapIterationAborted", frame_id,
                       ev.MapIterationDetails(name=node.name, index=child.index))
-    turn.emit("MapStateFailed", frame_id, ev.FanoutDetails(error=error, cause=cause))
     _recover(turn, frame_id, node, error, cause)
 
 

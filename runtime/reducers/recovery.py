@@ -3,6 +3,7 @@ the frame. States without Retry/Catch fail their frame directly."""
 
 from __future__ import annotations
 
+from runtime import events as ev
 from runtime.errors import StatesError
 from runtime.program import Node, RecoverableNode
 from runtime.reducers.retry import backoff, find_retrier, matches
@@ -10,6 +11,8 @@ from runtime.reducers.turn import Turn
 
 
 def handle_error(turn: Turn, frame_id: str, node: Node, error: str, cause: str | None) -> None:
+    """AWS records MapStateFailed only when no retry follows (a retried Map goes straight from
+    MapIterationFailed to MapStateStarted); Parallel records ParallelStateFailed itself."""
     if not isinstance(node, RecoverableNode):
         turn.fail_frame(frame_id, error, cause)
         return
@@ -22,6 +25,8 @@ def handle_error(turn: Turn, frame_id: str, node: Node, error: str, cause: str |
             delay = backoff(retrier, attempts, turn.scope(frame).random())
             turn.start_timer(frame_id, turn.at + delay, f"retry:{index}")
             return
+    if node.kind == "Map":
+        turn.emit("MapStateFailed", frame_id, ev.FanoutDetails(error=error, cause=cause))
     for catcher in node.catchers:
         if matches(catcher.error_equals, error):
             error_output = {"Error": error, "Cause": cause} if cause is not None \

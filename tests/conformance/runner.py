@@ -8,6 +8,7 @@ import hashlib
 import importlib.util
 import json
 import os
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,6 +18,7 @@ from runtime.errors import AslError
 SHARED = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared"))
 CASES_DIR = os.path.join(SHARED, "conformance", "cases")
 MUST_PASS = os.path.join(os.path.dirname(__file__), "must_pass.txt")
+HISTORY_MUST_MATCH = os.path.join(os.path.dirname(__file__), "history_must_match.txt")
 ROLE_ARN = "arn:aws:iam::000000000000:role/stepline"
 
 
@@ -48,8 +50,25 @@ def _definition_text(case: dict[str, Any]) -> str:
     return json.dumps(definition)
 
 
-async def run_case(case: dict[str, Any]) -> tuple[str, str]:
-    """("pass" | "fail", reason)."""
+def history_difference(case: dict[str, Any], got: list[str]) -> str:
+    """The shared harness's history rule: the multiset of event types must equal AWS's, and
+    so must the first and last types (branch events interleave, so order is not compared)."""
+    want = [e.get("type") for e in case.get("history") or []]
+    if not want:
+        return ""
+    if Counter(got) != Counter(want):
+        missing = dict(Counter(want) - Counter(got))
+        extra = dict(Counter(got) - Counter(want))
+        return f"history types differ: missing {missing} unexpected {extra}"
+    if got[:1] != want[:1] or got[-1:] != want[-1:]:
+        return f"history starts/ends {got[:1]}..{got[-1:]} != {want[:1]}..{want[-1:]}"
+    return ""
+
+
+async def run_case(case: dict[str, Any], history_out: list[str] | None = None
+                   ) -> tuple[str, str]:
+    """("pass" | "fail", reason); with `history_out`, also appends the history difference
+    ("" when the history matches AWS's)."""
     expected = case["expected"]
     matcher = HARNESS.Matcher(case.get("placeholder_strings", []))
     kind = case.get("kind", "execution")
@@ -99,6 +118,9 @@ async def run_case(case: dict[str, Any]) -> tuple[str, str]:
         except AslError as error:
             return "fail", f"start rejected: {error.code}: {error.message[:150]}"
         done = await rt.wait(execution_arn)
+        if history_out is not None:
+            history_out.append(history_difference(
+                case, [e["type"] for e in rt.get_execution_history(execution_arn)]))
         if done.status != expected["status"]:
             return "fail", f"status {done.status} ({done.error}: {str(done.cause)[:200]}) " \
                            f"!= {expected['status']}"
