@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import random
-import re
 import uuid
 from collections.abc import Mapping
 from typing import Any, Literal, Self
@@ -28,40 +27,24 @@ from runtime import events as ev
 from runtime.actor.clock import Clock, SystemClock, VirtualClock
 from runtime.actor.execution import ExecutionActor
 from runtime.actor.timers import TimerService
-from runtime.errors import AslError
+from runtime.catalog import NAME_RE, Catalog, StateMachine
 from runtime.effects import Effect, InvokeTask, StartTimer
+from runtime.errors import AslError
 from runtime.history import render_history
 from runtime.log._base import EventLog
 from runtime.log.memory import MemoryEventLog
 from runtime.messages import StartExecution, StopExecution, TaskCompleted, TimerFired
-from runtime.model.machine import decode_machine
 from runtime.model.validate import (
     Diagnostic,
-    invalid_definition_message,
-    parse_definition,
-    validate_definition,
-    validate_definition_text,
 )
-from runtime.program import Program, compile_program
 from runtime.reducers.turn import MAX_PAYLOAD_BYTES
 from runtime.state import ExecutionState, new_state
 
 log = structlog.get_logger("stepline.runtime")
 
 DEFAULT_ROLE_ARN = "arn:aws:iam::123456789012:role/stepline"
-_NAME_RE = re.compile(r"^[^\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]{1,80}$")
 
 JSON = Any
-
-
-class StateMachine(msgspec.Struct, kw_only=True):
-    arn: str
-    name: str
-    definition: str
-    role_arn: str
-    type: str
-    created: float
-    program: Program
 
 
 class Execution(msgspec.Struct, kw_only=True):
@@ -113,7 +96,7 @@ class Runtime:
         self.functions = PythonFunctions()
         self.resolver = CallResolver((self.functions, *sources))
         self.timers = TimerService(self.clock)
-        self._machines: dict[str, StateMachine] = {}
+        self.catalog = Catalog(region=region, account=account, clock=self.clock)
         self._executions: dict[str, ExecutionActor] = {}
         self._finished: dict[str, ExecutionActor] = {}
         self._group: TaskGroup | None = None
@@ -155,45 +138,16 @@ class Runtime:
     def validate(self, definition: str | Mapping[str, Any], *, type: str = "STANDARD"
                  ) -> list[Diagnostic]:
         """ValidateStateMachineDefinition: every diagnostic, JSON faults included."""
-        if isinstance(definition, str):
-            return validate_definition_text(definition, machine_type=type)
-        return validate_definition(dict(definition), machine_type=type)
-
-    def compile(self, definition: str | Mapping[str, Any], *, type: str = "STANDARD"
-                ) -> tuple[str, Program]:
-        """Validate and compile a definition; raises AslError("InvalidDefinition") if bad."""
-        text = definition if isinstance(definition, str) else msgspec.json.encode(
-            definition).decode()
-        decoded = parse_definition(text)
-        problems = [d for d in validate_definition(decoded, machine_type=type)
-                    if d.severity == "ERROR"]
-        if problems:
-            raise AslError("InvalidDefinition", invalid_definition_message(problems))
-        return text, compile_program(decode_machine(decoded))
+        return self.catalog.validate(definition, type=type)
 
     async def create_state_machine(self, name: str, definition: str | Mapping[str, Any], *,
                                    role_arn: str = DEFAULT_ROLE_ARN, type: str = "STANDARD"
                                    ) -> str:
-        if not _NAME_RE.match(name):
-            raise AslError("InvalidName", f"Invalid Name: '{name}'")
-        text, program = self.compile(definition, type=type)
-        arn = f"arn:aws:states:{self.region}:{self.account}:stateMachine:{name}"
-        existing = self._machines.get(arn)
-        if existing is not None:
-            if existing.definition != text or existing.role_arn != role_arn:
-                raise AslError("StateMachineAlreadyExists",
-                               f"State Machine Already Exists: '{arn}'")
-            return arn
-        self._machines[arn] = StateMachine(arn=arn, name=name, definition=text,
-                                           role_arn=role_arn, type=type,
-                                           created=self.clock.now(), program=program)
-        return arn
+        """CreateStateMachine; returns the state machine ARN."""
+        return self.catalog.create(name, definition, role_arn=role_arn, type=type).arn
 
     def state_machine(self, arn: str) -> StateMachine:
-        found = self._machines.get(arn)
-        if found is None:
-            raise AslError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{arn}'")
-        return found
+        return self.catalog.get(arn)
 
     # -- executions -----------------------------------------------------------------------
 
@@ -208,7 +162,7 @@ class Runtime:
             raise AslError("InvalidExecutionInput",
                            "Input exceeds the maximum size of 262144 bytes.")
         name = name or str(uuid.uuid4())
-        if not _NAME_RE.match(name):
+        if not NAME_RE.match(name):
             raise AslError("InvalidName", f"Invalid Name: '{name}'")
         arn = f"arn:aws:states:{self.region}:{self.account}:execution:{machine.name}:{name}"
         if arn in self._executions or arn in self._finished:
@@ -231,7 +185,7 @@ class Runtime:
         if isinstance(state_machine, str) and state_machine.startswith("arn:"):
             arn = state_machine
         else:
-            text, _ = self.compile(state_machine)
+            text, _ = self.catalog.compile(state_machine)
             digest = uuid.uuid5(uuid.NAMESPACE_URL, text).hex[:16]
             arn = await self.create_state_machine(f"inline-{digest}", text)
         execution_arn = await self.start_execution(arn, input, name=name)

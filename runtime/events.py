@@ -6,8 +6,10 @@ the details struct is shared by the types AWS gives the same details shape. Fiel
 have (the frame a branch event belongs to, Map items, timer due times) are routing data for
 `state.apply`; `history.render` leaves them out, so histories diff cleanly against AWS's.
 
-Internal events (`INTERNAL_TYPES`) have id 0: they record decisions AWS keeps to itself (a
-retry or Wait timer) and never appear in a rendered history.
+Internal events (`INTERNAL_TYPES`) have id 0 and never appear in a rendered history: they
+record what AWS keeps to itself. `MessageReceived` opens every turn with the message that
+caused it (so a replay can re-run the reducers on the recorded inputs and compare), and
+`TimerStarted` records a retry or Wait timer.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from __future__ import annotations
 from typing import Any, Final
 
 import msgspec
+
+from runtime.messages import Message
 
 JSON = Any
 
@@ -104,6 +108,12 @@ class FanoutDetails(_Details):
     cause: str | None = None
 
 
+class MessageDetails(_Details):
+    """Internal: the message a turn decided."""
+
+    message: Message
+
+
 class TimerStartedDetails(_Details):
     """Internal: a Wait state, or a retry interval, waits until `due` (epoch seconds)."""
 
@@ -123,6 +133,7 @@ Details = (
     | MapIterationDetails
     | FanoutDetails
     | TimerStartedDetails
+    | MessageDetails
 )
 
 
@@ -138,7 +149,8 @@ class HistoryEvent(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
     frame: str = ""
 
 
-INTERNAL_TYPES: Final = frozenset({"TimerStarted"})
+MESSAGE_RECEIVED: Final = "MessageReceived"
+INTERNAL_TYPES: Final = frozenset({"TimerStarted", MESSAGE_RECEIVED})
 
 TERMINAL_TYPES: Final = frozenset(
     {"ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut"}

@@ -87,7 +87,7 @@ def render_details(event: ev.HistoryEvent, *, include_data: bool = True) -> dict
             out = {"length": d.length}
         case ev.MapIterationDetails():
             out = {"name": d.name, "index": d.index}
-        case ev.FanoutDetails() | ev.TimerStartedDetails():
+        case ev.FanoutDetails() | ev.TimerStartedDetails() | ev.MessageDetails():
             return None
     return out
 

@@ -262,6 +262,8 @@ def apply(work: ExecutionState, event: ev.HistoryEvent) -> None:
                 frames.clear()
             elif frame is not None:
                 frames[frame.id] = replace(frame, last_event_id=event.id)
+        case ev.MessageDetails():
+            pass
         case None:
             if frame is not None:
                 frames[frame.id] = replace(frame, last_event_id=event.id)
@@ -271,7 +273,7 @@ def apply(work: ExecutionState, event: ev.HistoryEvent) -> None:
 
 def _bump(counts: tuple[int, ...], index: int) -> tuple[int, ...]:
     padded = counts + (0,) * (index + 1 - len(counts))
-    return padded[:index] + (padded[index] + 1,) + padded[index + 1:]
+    return (*padded[:index], padded[index] + 1, *padded[index + 1:])
 
 
 def _branch_count(event: ev.HistoryEvent) -> int:

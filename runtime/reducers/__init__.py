@@ -30,9 +30,13 @@ class Decision(msgspec.Struct, frozen=True):
 
 
 def decide(program: Program, state: ExecutionState, message: Message) -> Decision:
+    """Every non-empty decision starts with a `MessageReceived` event recording `message`."""
     turn = Turn(program, state, message.at)
     if state.status == "RUNNING" or isinstance(message, StartExecution):
+        turn.emit(ev.MESSAGE_RECEIVED, "", ev.MessageDetails(message=message))
         _receive(turn, message)
+        if len(turn.events) == 1:  # nothing waited for this message: leave no trace
+            return Decision((), (), state)
         turn.run()
     return Decision(tuple(turn.events), tuple(turn.effects), turn.work)
 
