@@ -10,12 +10,13 @@ from runtime.model.errors import Retrier
 
 
 def matches(error_equals: Sequence[str], error: str) -> bool:
-    """AWS: States.ALL matches every error but States.Runtime (which is never retried or
+    """AWS: States.ALL matches every error but the terminal States.Runtime and
+    States.DataLimitExceeded (never retried or
     caught); States.TaskFailed matches every error but States.Timeout."""
     for name in error_equals:
         if name == error:
             return True
-        if name == errors.ALL and error != errors.RUNTIME:
+        if name == errors.ALL and error not in (errors.RUNTIME, errors.DATA_LIMIT_EXCEEDED):
             return True
         if (name == errors.TASK_FAILED and error not in (errors.TIMEOUT, errors.RUNTIME)
                 and not error.startswith("States.")):
