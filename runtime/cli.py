@@ -1,0 +1,244 @@
+"""The `stepline` command: run or validate a state machine definition from the shell.
+
+    stepline run DEF.json [--input JSON | --input @file.json] [--tasks tasks.py] [--history]
+                          [--virtual-clock | --real-clock] [--name NAME]
+    stepline validate DEF.json
+
+Exit status: 0 on success (execution SUCCEEDED, definition without errors); 1 when the
+execution ends FAILED/TIMED_OUT/ABORTED or the definition has errors; 2 on bad input. Bad input
+prints one line, `stepline: <code>: <message>`, with the AWS error code the API would give:
+`InvalidDefinition` for the definition file, `InvalidExecutionInput` for `--input`, and
+`ValidationException` (AWS's code for a malformed request) for the `--tasks` file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import re
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal, TextIO
+
+import anyio
+
+from runtime.engine import Execution, Runtime
+from runtime.errors import AslError
+from runtime.model.validate import ERROR, Diagnostic, validate_definition_text
+
+TaskTable = dict[str, Callable[..., Any]]
+ClockName = Literal["system", "virtual"]
+
+_DETAIL_WIDTH = 72
+_MACHINE_NAME_CHARS = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the `stepline` command with `argv` (default: `sys.argv[1:]`); return the exit
+    status."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_request:
+        # argparse exits on --help and on usage errors; callers of main() get a status instead.
+        return exit_request.code if isinstance(exit_request.code, int) else 2
+    try:
+        if args.command == "validate":
+            return _validate(args.definition)
+        return _run(args)
+    except AslError as error:
+        print(f"stepline: {error.code}: {_one_line(error.message)}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        # The reader went away (`stepline run ... | head`): stop quietly, as Unix tools do, and
+        # keep the interpreter's final flush from raising again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="stepline", description="Run Amazon States Language state machines locally.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run a state machine to completion in-process")
+    run.add_argument("definition", help="the ASL definition (JSON file)")
+    run.add_argument("--input", metavar="JSON | @FILE",
+                     help="execution input as JSON text, or @path to a JSON file (default {})")
+    run.add_argument("--tasks", metavar="FILE.py",
+                     help="Python file whose TASKS dict (name -> callable) serves Task states")
+    run.add_argument("--history", action="store_true",
+                     help="print the execution's events before its output")
+    run.add_argument("--name", help="execution name (default: a random UUID)")
+    clock = run.add_mutually_exclusive_group()
+    clock.add_argument("--real-clock", dest="clock", action="store_const", const="system",
+                       help="Wait states and retry intervals take real time (default)")
+    clock.add_argument("--virtual-clock", dest="clock", action="store_const", const="virtual",
+                       help="Wait states and retry intervals complete instantly")
+    run.set_defaults(clock="system")
+
+    validate = commands.add_parser("validate", help="check a definition as AWS would")
+    validate.add_argument("definition", help="the ASL definition (JSON file)")
+    return parser
+
+
+# --------------------------------------------------------------------------- validate
+
+def _validate(definition_path: str) -> int:
+    text = _read(definition_path, "definition", "InvalidDefinition")
+    diagnostics = validate_definition_text(text)
+    if not diagnostics:
+        print("OK")
+    for diagnostic in diagnostics:
+        print(_diagnostic_line(diagnostic))
+    return 1 if any(d.severity == ERROR for d in diagnostics) else 0
+
+
+def _diagnostic_line(diagnostic: Diagnostic) -> str:
+    location = diagnostic.location or "-"
+    message = diagnostic.message
+    # JSON syntax diagnostics repeat their (long) location at the end of the message.
+    repeated = f"at {location}"
+    if diagnostic.location and message.endswith(repeated):
+        message = message[:-len(repeated)].rstrip()
+    return _one_line(f"{diagnostic.severity} {diagnostic.code} {location}: {message}")
+
+
+# --------------------------------------------------------------------------- run
+
+def _run(args: argparse.Namespace) -> int:
+    definition = _read(args.definition, "definition", "InvalidDefinition")
+    input_json = _input_text(args.input)
+    tasks = _load_tasks(args.tasks) if args.tasks else {}
+    machine_name = _machine_name(args.definition)
+    clock: ClockName = args.clock
+    execution, history = anyio.run(
+        _execute, definition, machine_name, input_json, tasks, clock, args.name)
+    if args.history:
+        _print_history(history, sys.stdout)
+        print()
+    if execution.status == "SUCCEEDED":
+        print(json.dumps(execution.output, indent=2, ensure_ascii=False))
+        return 0
+    reason = [part for part in (execution.error, execution.cause) if part is not None]
+    print(_one_line(": ".join((execution.status, *reason))), file=sys.stderr)
+    return 1
+
+
+async def _execute(definition: str, machine_name: str, input_json: str | None,
+                   tasks: TaskTable, clock: ClockName, execution_name: str | None
+                   ) -> tuple[Execution, list[dict[str, Any]]]:
+    async with Runtime(clock=clock) as runtime:
+        for task_name, handler in tasks.items():
+            runtime.register_task(task_name, handler)
+        machine_arn = await runtime.create_state_machine(machine_name, definition)
+        execution_arn = await runtime.start_execution(
+            machine_arn, input_json=input_json, name=execution_name)
+        execution = await runtime.wait(execution_arn)
+        return execution, runtime.get_execution_history(execution_arn)
+
+
+def _machine_name(definition_path: str) -> str:
+    """A valid state machine name from the file name: `orders.asl.json` -> `orders`."""
+    stem = Path(definition_path).name.split(".", 1)[0]
+    return _MACHINE_NAME_CHARS.sub("-", stem).strip("-")[:80] or "state-machine"
+
+
+def _input_text(option: str | None) -> str | None:
+    if option is None or not option.startswith("@"):
+        return option
+    return _read(option[1:], "input", "InvalidExecutionInput")
+
+
+def _read(path: str, what: str, code: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+        raise AslError(code, f"Cannot read {what} file '{path}': {reason}") from None
+
+
+def _load_tasks(path: str) -> TaskTable:
+    """Import `path` as a module and return its `TASKS` table."""
+    def bad(reason: str) -> AslError:
+        return AslError("ValidationException", f"Tasks file '{path}': {reason}")
+
+    file = Path(path)
+    if not file.is_file():
+        raise bad("No such file")
+    module_name = f"stepline_tasks_{_MACHINE_NAME_CHARS.sub('_', file.stem)}"
+    spec = importlib.util.spec_from_file_location(module_name, file)
+    if spec is None or spec.loader is None:
+        raise bad("not a Python module")
+    module = importlib.util.module_from_spec(spec)
+    # Registered before running so that dataclasses and pickling in the tasks file can find it.
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as error:
+        raise bad(f"import failed: {type(error).__name__}: {error}") from None
+    table = getattr(module, "TASKS", None)
+    if not isinstance(table, Mapping):
+        raise bad("it must define a module-level dict TASKS mapping names to callables")
+    for task_name, handler in table.items():
+        if not isinstance(task_name, str) or not callable(handler):
+            raise bad(f"TASKS[{task_name!r}] must map a name to a callable")
+    return dict(table)
+
+
+# --------------------------------------------------------------------------- history table
+
+def _print_history(events: Sequence[dict[str, Any]], out: TextIO) -> None:
+    rows = [("ID", "TYPE", "STATE", "DETAIL")]
+    state_of: dict[int, str] = {}
+    for event in events:
+        state = _state_name(event, state_of)
+        state_of[event["id"]] = state
+        shown_state = "" if event["type"].startswith("Execution") else state
+        rows.append((str(event["id"]), event["type"], shown_state, _detail(event)))
+    widths = [max(len(row[column]) for row in rows) for column in range(3)]
+    for row in rows:
+        line = "  ".join((row[0].rjust(widths[0]), row[1].ljust(widths[1]),
+                          row[2].ljust(widths[2]), row[3]))
+        print(line.rstrip(), file=out)
+
+
+def _state_name(event: dict[str, Any], state_of: Mapping[int, str]) -> str:
+    """The state an event belongs to: its own `name`, else that of the event it follows (a
+    TaskScheduled follows its TaskStateEntered, as in the AWS console)."""
+    for key, details in event.items():
+        if key.endswith("EventDetails") and isinstance(details, dict) and "name" in details:
+            name = details["name"]
+            return name if isinstance(name, str) else ""
+    return state_of.get(event["previousEventId"], "")
+
+
+def _detail(event: dict[str, Any]) -> str:
+    details: dict[str, Any] = next(
+        (value for key, value in event.items() if key.endswith("EventDetails")), {})
+    if "error" in details or "cause" in details:
+        text = ": ".join(str(details[k]) for k in ("error", "cause") if k in details)
+    elif "output" in details:
+        text = f"output={details['output']}"
+    elif "input" in details:
+        text = f"input={details['input']}"
+    elif "index" in details:
+        text = f"index={details['index']}"
+    elif "length" in details:
+        text = f"length={details['length']}"
+    elif "resource" in details:
+        # The function or service action a task calls, not its whole ARN.
+        text = f"{details['resourceType']}:{str(details['resource']).rsplit(':', 1)[-1]}"
+        if "parameters" in details:
+            text += f" parameters={details['parameters']}"
+    else:
+        text = ""
+    text = _one_line(text)
+    return text if len(text) <= _DETAIL_WIDTH else text[:_DETAIL_WIDTH - 3] + "..."
+
+
+def _one_line(text: str) -> str:
+    return text.replace("\r", "\\r").replace("\n", "\\n")
