@@ -10,6 +10,7 @@ running execution, the timer service, the effect runner and the event log.
 from __future__ import annotations
 
 import math
+import os
 import random
 import uuid
 from collections.abc import Mapping
@@ -24,6 +25,7 @@ from integrations._base import IntegrationSource, TaskCall, TaskError
 from integrations.python import PythonFunctions, TaskHandler
 from integrations.resolve import CallResolver
 from runtime import events as ev
+from runtime import store
 from runtime.actor.clock import Clock, SystemClock, VirtualClock
 from runtime.actor.execution import ExecutionActor
 from runtime.actor.timers import TimerService
@@ -32,13 +34,16 @@ from runtime.effects import Effect, InvokeTask, StartTimer
 from runtime.errors import AslError
 from runtime.history import render_history
 from runtime.log._base import EventLog
+from runtime.log.file import Durability, FileEventLog
 from runtime.log.memory import MemoryEventLog
 from runtime.messages import StartExecution, StopExecution, TaskCompleted, TimerFired
 from runtime.model.validate import (
     Diagnostic,
 )
+from runtime.program import Program
+from runtime.reducers import pending_effects
 from runtime.reducers.turn import MAX_PAYLOAD_BYTES
-from runtime.state import ExecutionState, new_state
+from runtime.state import ExecutionState, new_state, project
 
 log = structlog.get_logger("stepline.runtime")
 
@@ -76,12 +81,16 @@ class Runtime:
         clock: "system" (real time), "virtual" (Waits and retries complete instantly) or a
             `Clock`.
         event_log: where events go; in memory by default.
+        store: a directory for a durable file event log (instead of `event_log`); opening a
+            runtime on a store resumes every unfinished execution recorded there.
+        durability: the file log's policy: "group" (group commit), "fsync" or "none".
         region, account: used in ARNs.
         sources: extra integration sources consulted after the registered Python callables.
     """
 
     def __init__(self, *, clock: Literal["system", "virtual"] | Clock = "system",
-                 event_log: EventLog | None = None, region: str = "us-east-1",
+                 event_log: EventLog | None = None, store: str | os.PathLike[str] | None = None,
+                 durability: Durability = "group", region: str = "us-east-1",
                  account: str = "123456789012", sources: tuple[IntegrationSource, ...] = ()
                  ) -> None:
         if clock == "system":
@@ -91,6 +100,10 @@ class Runtime:
         else:
             self.clock = clock
         self.event_log: EventLog = event_log if event_log is not None else MemoryEventLog()
+        self._store = store
+        self._durability: Durability = durability
+        self._owns_log = False
+        self._definitions: dict[str, str] = {}
         self.region = region
         self.account = account
         self.functions = PythonFunctions()
@@ -105,9 +118,13 @@ class Runtime:
     # -- lifecycle ------------------------------------------------------------------------
 
     async def __aenter__(self) -> Self:
+        if self._store is not None:
+            self.event_log = await FileEventLog.open(self._store, durability=self._durability)
+            self._owns_log = True
         self._group = anyio.create_task_group()
         await self._group.__aenter__()
         self._group.start_soon(self.timers.run)
+        await self._resume()
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -115,6 +132,47 @@ class Runtime:
         self._group.cancel_scope.cancel()
         await self._group.__aexit__(None, None, None)
         self._group = None
+        if self._owns_log:
+            await self.event_log.close()
+
+    async def _resume(self) -> None:
+        """Reload state machines and executions from the log; continue unfinished ones,
+        re-issuing their pending effects (timers keep their absolute due times; task calls
+        run again: at-least-once, with the same idempotency key)."""
+        self._definitions = await store.load_definitions(self.event_log)
+        for record in await store.load_state_machines(self.event_log):
+            self.catalog.create(record.name, self._definitions[record.definition_id],
+                                role_arn=record.role_arn, type=record.type)
+        resumed = 0
+        for stream_id in await self.event_log.streams():
+            if not store.is_execution_stream(stream_id):
+                continue
+            events = await store.load_events(self.event_log, stream_id)
+            started = next((e.details for e in events
+                            if isinstance(e.details, ev.ExecutionStartedDetails)), None)
+            if started is None:
+                continue
+            _, program = self.catalog.compile(self._definitions[started.definition_id])
+            state = project(events, new_state(stream_id, started.state_machine_arn,
+                                              stream_id.rsplit(":", 1)[-1]))
+            actor = self._new_actor(program, state, events)
+            if state.status != "RUNNING":
+                actor.finished.set()
+                self._finished[stream_id] = actor
+                continue
+            self._executions[stream_id] = actor
+            self.group.start_soon(actor.run)
+            for effect in pending_effects(program, state):
+                self._run_effect(actor, effect)
+            resumed += 1
+        if resumed:
+            log.info("executions_resumed", count=resumed)
+
+    def _new_actor(self, program: Program, state: ExecutionState,
+                   history: list[ev.HistoryEvent]) -> ExecutionActor:
+        return ExecutionActor(program=program, state=state, history=history,
+                              event_log=self.event_log, run_effect=self._run_effect,
+                              on_finished=self._on_finished)
 
     @property
     def group(self) -> TaskGroup:
@@ -144,7 +202,25 @@ class Runtime:
                                    role_arn: str = DEFAULT_ROLE_ARN, type: str = "STANDARD"
                                    ) -> str:
         """CreateStateMachine; returns the state machine ARN."""
-        return self.catalog.create(name, definition, role_arn=role_arn, type=type).arn
+        known = {m.arn for m in self.catalog.list()}
+        machine = self.catalog.create(name, definition, role_arn=role_arn, type=type)
+        if machine.arn not in known:
+            definition_id = await self._record_definition(machine.definition)
+            await store.append_record(self.event_log, store.CATALOG_STREAM, "StateMachineCreated",
+                                      store.StateMachineRecord(
+                                          arn=machine.arn, name=machine.name,
+                                          definition_id=definition_id,
+                                          role_arn=machine.role_arn, type=machine.type,
+                                          created=machine.created))
+        return machine.arn
+
+    async def _record_definition(self, text: str) -> str:
+        definition_id = store.definition_id(text)
+        if definition_id not in self._definitions:
+            self._definitions[definition_id] = text
+            await store.append_record(self.event_log, store.DEFINITIONS_STREAM, "Definition",
+                                      store.DefinitionRecord(id=definition_id, text=text))
+        return definition_id
 
     def state_machine(self, arn: str) -> StateMachine:
         return self.catalog.get(arn)
@@ -167,14 +243,12 @@ class Runtime:
         arn = f"arn:aws:states:{self.region}:{self.account}:execution:{machine.name}:{name}"
         if arn in self._executions or arn in self._finished:
             raise AslError("ExecutionAlreadyExists", f"Execution Already Exists: '{arn}'")
-        actor = ExecutionActor(
-            program=machine.program, state=new_state(arn, machine.arn, name), history=[],
-            event_log=self.event_log, run_effect=self._run_effect,
-            on_finished=self._on_finished,
-        )
+        actor = self._new_actor(machine.program, new_state(arn, machine.arn, name), [])
         self._executions[arn] = actor
+        definition_id = await self._record_definition(machine.definition)
         actor.tell(StartExecution(at=self.clock.now(), input=value, role_arn=machine.role_arn,
-                                  seed=self._entropy.getrandbits(32)))
+                                  seed=self._entropy.getrandbits(32),
+                                  definition_id=definition_id))
         self.group.start_soon(actor.run)
         return arn
 

@@ -33,6 +33,8 @@ class ExecutionStartedDetails(_Details):
     #: Seed of every random draw in the execution (MathRandom, UUID): replays draw the same.
     seed: int
     state_machine_arn: str = ""
+    #: Routing: content id of the definition (resume compiles it again).
+    definition_id: str = ""
 
 
 class ExecutionSucceededDetails(_Details):

@@ -16,6 +16,8 @@ class StartExecution(msgspec.Struct, frozen=True, kw_only=True, tag=True):
     role_arn: str = ""
     #: Seed of every random draw of the execution, chosen by the actor.
     seed: int = 0
+    #: Content id of the definition the execution runs (see runtime/store.py).
+    definition_id: str = ""
 
 
 class TaskCompleted(msgspec.Struct, frozen=True, kw_only=True, tag=True):

@@ -1,0 +1,76 @@
+"""What the runtime keeps in its event log besides executions: the definitions executions
+run, and the state machines created, so that a runtime opened on the same store resumes every
+unfinished execution with the definition it started with.
+
+Streams: `stepline:definitions` (one record per distinct definition text, keyed by content
+id) and `stepline:catalog` (one record per CreateStateMachine); each execution's events are the
+stream named by its ARN.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Final
+
+import msgspec
+
+from runtime import events as ev
+from runtime.log._base import ConcurrencyError, EventLog, StoredEvent
+
+DEFINITIONS_STREAM: Final = "stepline:definitions"
+CATALOG_STREAM: Final = "stepline:catalog"
+
+
+class DefinitionRecord(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    text: str
+
+
+class StateMachineRecord(msgspec.Struct, frozen=True, kw_only=True):
+    arn: str
+    name: str
+    definition_id: str
+    role_arn: str
+    type: str
+    created: float
+
+
+_definition_decoder = msgspec.msgpack.Decoder(DefinitionRecord)
+_machine_decoder = msgspec.msgpack.Decoder(StateMachineRecord)
+_encode = msgspec.msgpack.encode
+
+
+def definition_id(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def is_execution_stream(stream_id: str) -> bool:
+    return stream_id.startswith("arn:") and ":execution:" in stream_id
+
+
+async def append_record(log: EventLog, stream_id: str, type_: str,
+                        record: msgspec.Struct) -> None:
+    """Append one record at the end of a shared stream (retrying a lost race)."""
+    data = _encode(record)
+    while True:
+        version = await log.version(stream_id)
+        try:
+            await log.append(stream_id, [StoredEvent(stream_id=stream_id, version=version + 1,
+                                                     type=type_, data=data)],
+                             expected_version=version)
+            return
+        except ConcurrencyError:
+            continue
+
+
+async def load_definitions(log: EventLog) -> dict[str, str]:
+    return {record.id: record.text for record in
+            (_definition_decoder.decode(e.data) for e in await log.read(DEFINITIONS_STREAM))}
+
+
+async def load_state_machines(log: EventLog) -> list[StateMachineRecord]:
+    return [_machine_decoder.decode(e.data) for e in await log.read(CATALOG_STREAM)]
+
+
+async def load_events(log: EventLog, stream_id: str) -> list[ev.HistoryEvent]:
+    return [ev.EVENT_DECODER.decode(e.data) for e in await log.read(stream_id)]
