@@ -4,10 +4,10 @@ AWS evaluates JSONPath with Jayway JsonPath. Three roots exist: `$` (the state's
 (the context object) and `$name` (a workflow variable). A *definite* path (only names and
 array indexes) gets a direct getter that walks the value with no parser at run time; any other
 path splits into its longest definite prefix, walked directly, and a remainder parsed once by
-jsonpath-ng. Like Jayway, a definite path with no value raises `PathNotFound`, while a
-non-definite one yields the (possibly empty) list of its matches; a missing *prefix* of a
-non-definite path is still "not found" (Jayway forgives absent properties only once the path
-has become indefinite).
+jsonpath-ng, with its array steps swapped for ones that behave like Jayway's. A definite path
+with no value raises `PathNotFound`; a non-definite one always yields the (possibly empty)
+list of its matches, even when its definite prefix is missing or crosses a non-object (AWS
+gives `[]` for `$.items[*]` or `$.item.items[1:]` on `{}`).
 """
 
 from __future__ import annotations
@@ -15,11 +15,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Sequence
-from typing import Final
+from typing import Any, Final
 
 from jsonpath_ng import JSONPath
 from jsonpath_ng.exceptions import JSONPathError
 from jsonpath_ng.ext import parse as parse_jsonpath
+from jsonpath_ng.jsonpath import DatumInContext, Fields, Index, Slice
 
 from runtime.dataflow.scope import JSON, Evaluator, Scope
 from runtime.errors import RUNTIME, AslError, StatesError
@@ -28,9 +29,10 @@ Step = str | int
 """One definite step: an object key or an array index (negative counts from the end)."""
 
 REFERENCE_PATH_CONFLICT: Final = "States.ReferencePathConflict"
-"""What AWS raises when ResultPath cannot be applied to the state input (for example
-`"Unable to apply ReferencePath $.x to input \\"text\\""`), though the States Language spec
-names States.ResultPathMatchFailure for it."""
+"""What AWS executions report when ResultPath cannot be applied to the state input
+(`"Unable to apply ReferencePath $.someTaskResult to input \\"input1\\""`). The States Language
+spec and the SDKs' error constants document States.ResultPathMatchFailure for this failure,
+but executions are observed to fail with this name instead, and a Catch must match it."""
 
 
 class PathNotFound(Exception):
@@ -56,8 +58,9 @@ def render_json(value: JSON) -> str:
 _VARIABLE_ROOT: Final = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 _DOT_NAME: Final = re.compile(r"\.([^\s.\[\]()*?@$'\",\\]+)")
 _BRACKET_INDEX: Final = re.compile(r"\[\s*(-?\d+)\s*\]")
+# A backslash keeps the next character from closing the name, but stays in the name: AWS's
+# Jayway takes the text between the quotes verbatim (`$['a\"b']` selects the key `a\"b`).
 _BRACKET_NAME: Final = re.compile(r"""\[\s*(?:'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)")\s*\]""")
-_ESCAPE: Final = re.compile(r"\\(.)")
 
 
 def _invalid(path: str, reason: str) -> AslError:
@@ -123,7 +126,7 @@ def definite_prefix(rest: str) -> tuple[list[Step], str]:
         if quoted is None:
             break
         single, double = quoted.group(1), quoted.group(2)
-        steps.append(_ESCAPE.sub(r"\1", single if single is not None else double))
+        steps.append(single if single is not None else double)
         position = quoted.end()
     return steps, rest[position:]
 
@@ -158,16 +161,11 @@ def _normalized(steps: Sequence[Step]) -> str:
     return "$" + "".join(f"[{step}]" if type(step) is int else f"['{step}']" for step in steps)
 
 
-def explain_miss(value: JSON, steps: Sequence[Step], *, leaf_is_last: bool = True) -> str:
-    """Jayway's explanation of why `steps` select nothing in `value` (used only on failure).
-
-    Args:
-        leaf_is_last: False when the steps are the prefix of an indefinite path, so that even
-            the last one is an intermediate property to Jayway.
-    """
+def explain_miss(value: JSON, steps: Sequence[Step]) -> str:
+    """Jayway's explanation of why `steps` select nothing in `value` (used only on failure)."""
     for position, step in enumerate(steps):
         here = _normalized(steps[:position])
-        is_leaf = leaf_is_last and position == len(steps) - 1
+        is_leaf = position == len(steps) - 1
         if type(step) is int:
             if value is None:
                 return f"The path {here} is null"
@@ -233,14 +231,83 @@ def _parse(path: str, expression: str) -> JSONPath:
         raise _invalid(path, str(error)) from None
 
 
+class _Wildcard:
+    """Jayway's `[*]` and `.*`: the elements of an array or the values of an object, and
+    nothing from anything else (jsonpath-ng would wrap a non-array in a one-element list)."""
+
+    def find(self, datum: Any) -> list[Any]:
+        datum = DatumInContext.wrap(datum)
+        value = datum.value
+        if type(value) is list:
+            return [DatumInContext(item, path=Index(at), context=datum)
+                    for at, item in enumerate(value)]
+        if type(value) is dict:
+            return [DatumInContext(item, path=Fields(key), context=datum)
+                    for key, item in value.items()]
+        return []
+
+
+class _ArraySlice:
+    """A slice (`[1:]`, `[:2]`) that, as in Jayway, selects nothing from a non-array."""
+
+    def __init__(self, bounds: Any) -> None:
+        self._bounds = bounds
+
+    def find(self, datum: Any) -> list[Any]:
+        datum = DatumInContext.wrap(datum)
+        if type(datum.value) is not list:
+            return []
+        return list(self._bounds.find(datum))
+
+
+class _ArrayIndexes:
+    """Indexes (`[0]`, `[0,2]`, `[-1]`) that, as in Jayway, select only existing elements of an
+    array (jsonpath-ng would index a string, fail on an object, or raise on a short array)."""
+
+    def __init__(self, indexes: tuple[int, ...]) -> None:
+        self._indexes = indexes
+
+    def find(self, datum: Any) -> list[Any]:
+        datum = DatumInContext.wrap(datum)
+        value = datum.value
+        if type(value) is not list:
+            return []
+        return [DatumInContext(value[at], path=Index(at), context=datum)
+                for at in self._indexes if -len(value) <= at < len(value)]
+
+
+def _with_jayway_steps(node: Any) -> Any:
+    """`node` with its wildcards, slices and indexes replaced by the Jayway-like steps above,
+    which jsonpath-ng's other nodes call through `find` alone.
+
+    The tree comes fresh from the parser and is shared with nobody, so it is adjusted in place;
+    nested paths (filter expressions, descent, unions) are reached through the node's fields.
+    """
+    if type(node) is Slice:
+        if node.start is None and node.end is None and node.step is None:
+            return _Wildcard()
+        return _ArraySlice(node)
+    if type(node) is Index:
+        return _ArrayIndexes(tuple(node.indices))
+    if type(node) is Fields and node.fields == ("*",):
+        return _Wildcard()
+    if isinstance(node, JSONPath):
+        for name, child in list(vars(node).items()):
+            if isinstance(child, JSONPath):
+                setattr(node, name, _with_jayway_steps(child))
+            elif type(child) is list:
+                setattr(node, name, [_with_jayway_steps(item) for item in child])
+    return node
+
+
 def _indefinite_getter(path: str, steps: Sequence[Step], remainder: str) -> Callable[[JSON], JSON]:
-    expression = _parse(path, "$" + remainder)
+    expression = _with_jayway_steps(_parse(path, "$" + remainder))
     prefix = tuple(steps)
 
     def get_matches(value: JSON) -> JSON:
         start = walk(value, prefix) if prefix else value
         if start is _NOT_FOUND:
-            raise PathNotFound(path, explain_miss(value, prefix, leaf_is_last=False))
+            return []
         return [match.value for match in expression.find(start)]
 
     return get_matches

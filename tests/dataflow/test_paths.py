@@ -67,8 +67,20 @@ def test_negative_index_counts_from_the_end_as_in_jayway() -> None:
     assert evaluate("$.items[-3].x") == 1
 
 
-def test_escaped_quote_in_bracket_name() -> None:
-    assert evaluate("$['it\\'s']", {"it's": 5}) == 5
+def test_backslash_in_a_bracket_name_is_kept_verbatim() -> None:
+    # scenarios test_escape_sequence_parsing[ESCAPE_SEQUENCES_JSONPATH]: AWS selects the key
+    # `Test\""Name"` with the path `$['Test\""Name"']`; Jayway keeps the backslash.
+    document = {'Test\\""Name"': 'Value"\\'}
+    assert evaluate("$['Test\\\"\"Name\"']", document) == 'Value"\\'
+
+
+@pytest.mark.parametrize(
+    ("path", "key"),
+    [("$['it\\'s']", "it\\'s"), ('$["say \\"hi\\""]', 'say \\"hi\\"'), ("$['a\\\\b']", "a\\\\b"),
+     ("$['x]y']", "x]y")],
+)
+def test_a_backslash_only_stops_the_next_character_closing_the_name(path: str, key: str) -> None:
+    assert evaluate(path, {key: 5}) == 5
 
 
 def test_definite_path_returns_the_same_object_not_a_copy() -> None:
@@ -164,10 +176,53 @@ def test_property_of_a_non_object() -> None:
         "Expected to find an object with property ['x'] in path $['a']['b']")
 
 
-def test_missing_definite_prefix_of_an_indefinite_path_is_not_found() -> None:
-    # Jayway ignores absent properties only after the path became indefinite.
-    assert miss_detail("$.missing[*]") == "Missing property in path $['missing']"
-    assert miss_detail("$.a.missing[?(@.x)]") == "Missing property in path $['a']['missing']"
+@pytest.mark.parametrize(
+    "path",
+    ["$.items[*]", "$.items[1:]", "$.items[:1]", "$.item.items[*]", "$.item.items[1:]",
+     "$.item.items[:1]", "$.item.items[1:5]", "$.items[*].itemValue", "$.items[1:].itemValue",
+     "$.items[:1].itemValue", "$.item.items[1:5].itemValue"],
+)
+def test_indefinite_path_with_a_missing_definite_prefix_is_an_empty_list(path: str) -> None:
+    # base test_json_path_array_wildcard_or_slice_with_no_input: AWS gives [] for these on {}.
+    assert evaluate(path, {}) == []
+
+
+@pytest.mark.parametrize(
+    "path", ["$.a.missing[?(@.x)]", "$.missing..x", "$.s.x[*]", "$.a.n.x[*]", "$.s[0][*]",
+             "$.a.b[7][*]"],
+)
+def test_indefinite_path_whose_prefix_does_not_apply_is_an_empty_list(path: str) -> None:
+    assert evaluate(path) == []
+
+
+def test_wildcard_over_an_object_takes_its_values_as_jayway_does() -> None:
+    # base test_json_path_array_wildcard_or_slice_with_no_input[$[*]]: `$[*]` on {} is [].
+    assert evaluate("$[*]", {}) == []
+    assert evaluate("$[*]", {"p": 1, "q": [2]}) == [1, [2]]
+    assert evaluate("$.a[*]") == [[10, 20, {"c": "deep"}], None]
+    assert evaluate("$.items.*.x") == [1, 2, 3]
+
+
+@pytest.mark.parametrize("value", ["text", 7, 1.5, True, None])
+def test_wildcard_slice_and_index_select_nothing_from_a_scalar(value: Any) -> None:
+    document = {"v": value, "l": [value]}
+    assert evaluate("$.v[*]", document) == []
+    assert evaluate("$.v.*", document) == []
+    assert evaluate("$.v[0:]", document) == []
+    assert evaluate("$.l[*][0]", document) == []
+
+
+def test_slice_and_index_apply_to_arrays_only() -> None:
+    document = {"o": {"0": "zero", "k": 1}, "rows": [{"0": "x"}, [5, 6], "str"]}
+    assert evaluate("$.o[1:]", document) == []
+    assert evaluate("$.o[:1]", document) == []
+    assert evaluate("$.rows[*][0]", document) == [5]
+    assert evaluate("$.rows[*][-1]", document) == [6]
+    assert evaluate("$.rows[*][-3]", document) == []
+    assert evaluate("$.rows[*][0,1]", document) == [5, 6]
+    # Steps inside filter expressions follow the same rules.
+    assert evaluate("$.rows[?(@[0] == 5)]", document) == [[5, 6]]
+    assert evaluate("$.rows[?(@[0] == 's')]", document) == []
 
 
 def test_strings_are_not_indexed_like_arrays() -> None:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import pytest
@@ -43,6 +44,26 @@ def test_context_object_and_variable_paths() -> None:
 
 def test_indefinite_paths_give_lists() -> None:
     assert build({"xs.$": "$.a.b[*]"}) == {"xs": [1, 2]}
+
+
+@pytest.mark.parametrize("path", ["$[*]", "$.items[*]", "$.items[1:]", "$.item.items[:1]",
+                                  "$.item.items[1:5].itemValue", "$.items[*].itemValue"])
+def test_indefinite_path_on_an_empty_input_gives_an_empty_list(path: str) -> None:
+    # base test_json_path_array_wildcard_or_slice_with_no_input: AWS succeeds with {"item": []}.
+    assert build({"item.$": path}, {}) == {"item": []}
+
+
+def test_indefinite_path_through_variables_and_context_with_a_missing_prefix() -> None:
+    assert build({"v.$": "$var.none[*]", "c.$": "$$.Execution.none[0:]"}, {},
+                 variables={"var": {}}, context={"Execution": {}}) == {"v": [], "c": []}
+
+
+def test_bracket_name_with_escaped_quotes_selects_the_key_verbatim() -> None:
+    # scenarios test_escape_sequence_parsing[ESCAPE_SEQUENCES_JSONPATH], as recorded from AWS.
+    # The JSON texts of the definition field and of the execution input:
+    template = json.loads(r'''{"value.$": "$['Test\\\"\"Name\"']"}''')
+    document = json.loads(r'''{"Test\\\"\"Name\"": "Value\"\\"}''')
+    assert build(template, document) == {"value": 'Value"\\'}
 
 
 def test_key_order_follows_the_template() -> None:
