@@ -86,13 +86,16 @@ class Runtime:
         durability: the file log's policy: "group" (group commit), "fsync" or "none".
         region, account: used in ARNs.
         sources: extra integration sources consulted after the registered Python callables.
+        tasks: Python callables serving Task states, by name (see `register_task`). Register
+            them here, or before entering the runtime, when resuming a store: resumed
+            executions re-issue their task calls as soon as the runtime is entered.
     """
 
     def __init__(self, *, clock: Literal["system", "virtual"] | Clock = "system",
                  event_log: EventLog | None = None, store: str | os.PathLike[str] | None = None,
                  durability: Durability = "group", region: str = "us-east-1",
-                 account: str = "123456789012", sources: tuple[IntegrationSource, ...] = ()
-                 ) -> None:
+                 account: str = "123456789012", sources: tuple[IntegrationSource, ...] = (),
+                 tasks: Mapping[str, TaskHandler] | None = None) -> None:
         if clock == "system":
             self.clock: Clock = SystemClock()
         elif clock == "virtual":
@@ -107,6 +110,8 @@ class Runtime:
         self.region = region
         self.account = account
         self.functions = PythonFunctions()
+        for task_name, handler in (tasks or {}).items():
+            self.functions.register(task_name, handler)
         self.resolver = CallResolver((self.functions, *sources))
         self.timers = TimerService(self.clock)
         self.catalog = Catalog(region=region, account=account, clock=self.clock)
