@@ -27,7 +27,7 @@ class _Details(msgspec.Struct, frozen=True, kw_only=True, tag=True, omit_default
     pass
 
 
-class ExecutionStartedDetails(_Details):
+class ExecutionStartedDetails(_Details, frozen=True):
     input: JSON
     role_arn: str
     #: Seed of every random draw in the execution (MathRandom, UUID): replays draw the same.
@@ -37,11 +37,11 @@ class ExecutionStartedDetails(_Details):
     definition_id: str = ""
 
 
-class ExecutionSucceededDetails(_Details):
+class ExecutionSucceededDetails(_Details, frozen=True):
     output: JSON
 
 
-class ErrorDetails(_Details):
+class ErrorDetails(_Details, frozen=True):
     """ExecutionFailed/Aborted/TimedOut, EvaluationFailed and friends."""
 
     error: str | None = None
@@ -51,12 +51,12 @@ class ErrorDetails(_Details):
     location: str | None = None
 
 
-class StateEnteredDetails(_Details):
+class StateEnteredDetails(_Details, frozen=True):
     name: str
     input: JSON
 
 
-class StateExitedDetails(_Details):
+class StateExitedDetails(_Details, frozen=True):
     name: str
     output: JSON
     assigned_variables: dict[str, JSON] | None = None
@@ -64,7 +64,7 @@ class StateExitedDetails(_Details):
     end: bool = False
 
 
-class TaskScheduledDetails(_Details):
+class TaskScheduledDetails(_Details, frozen=True):
     resource_type: str
     resource: str
     region: str
@@ -75,7 +75,7 @@ class TaskScheduledDetails(_Details):
     resource_arn: str = ""
 
 
-class TaskResourceDetails(_Details):
+class TaskResourceDetails(_Details, frozen=True):
     """TaskStarted, TaskSucceeded, TaskSubmitted, TaskFailed, TaskTimedOut."""
 
     resource_type: str
@@ -86,13 +86,13 @@ class TaskResourceDetails(_Details):
     cause: str | None = None
 
 
-class MapStateStartedDetails(_Details):
+class MapStateStartedDetails(_Details, frozen=True):
     length: int
     #: Routing: the items iterations run on (after ItemsPath/Items).
     items: list[JSON] = msgspec.field(default_factory=list)
 
 
-class MapIterationDetails(_Details):
+class MapIterationDetails(_Details, frozen=True):
     name: str
     index: int
     #: Routing: a failed iteration's error, which the Map state fails with.
@@ -100,7 +100,7 @@ class MapIterationDetails(_Details):
     cause: str | None = None
 
 
-class FanoutDetails(_Details):
+class FanoutDetails(_Details, frozen=True):
     """ParallelStateStarted (with the branch input) and the bare Map/Parallel outcome events."""
 
     input: JSON = None
@@ -110,13 +110,13 @@ class FanoutDetails(_Details):
     cause: str | None = None
 
 
-class MessageDetails(_Details):
+class MessageDetails(_Details, frozen=True):
     """Internal: the message a turn decided."""
 
     message: Message
 
 
-class TimerStartedDetails(_Details):
+class TimerStartedDetails(_Details, frozen=True):
     """Internal: a Wait state, or a retry interval, waits until `due` (epoch seconds)."""
 
     due: float

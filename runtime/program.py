@@ -364,7 +364,7 @@ def _items(spec: asl.Map, jsonata: bool) -> Evaluator:
             spec.items if _is_jsonata(spec.items) else None,
         )
     select = compile_input_path(spec.input_path)
-    items_of = compile_items_path(spec.items_path)
+    items_of = compile_items_path(spec.items_path if spec.items_path is not None else "$")
     return lambda scope: items_of(scope.with_input(select(scope)))
 
 

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from runtime.model._base import AslStruct
 
 
-class Retrier(AslStruct):
+class Retrier(AslStruct, frozen=True):
     #: Error names this retrier handles (`States.ALL` matches any but States.Runtime).
     error_equals: tuple[str, ...]
     #: Seconds before the first retry.
@@ -23,7 +23,7 @@ class Retrier(AslStruct):
     comment: str | None = None
 
 
-class Catcher(AslStruct):
+class Catcher(AslStruct, frozen=True):
     #: Error names this catcher handles.
     error_equals: tuple[str, ...]
     #: State to transition to.

@@ -17,7 +17,7 @@ QueryLanguage = Literal["JSONPath", "JSONata"]
 _ROOT = "$"
 
 
-class _Common(AslStruct, tag_field="Type"):
+class _Common(AslStruct, frozen=True, tag_field="Type"):
     comment: str | None = None
     #: Overrides the machine's query language for this state.
     query_language: QueryLanguage | None = None
@@ -31,14 +31,14 @@ class _Common(AslStruct, tag_field="Type"):
     assign: dict[str, Any] | None = None
 
 
-class _Filtered(_Common):
+class _Filtered(_Common, frozen=True):
     #: JSONPath selecting the state's effective input; null means `{}`.
     input_path: str | None = _ROOT
     #: JSONPath selecting the state's output from the combined value; null means `{}`.
     output_path: str | None = _ROOT
 
 
-class Pass(_Filtered, tag="Pass"):
+class Pass(_Filtered, frozen=True, tag="Pass"):
     #: Fixed output, replacing the (filtered) input.
     result: Any = None
     has_result: bool = False
@@ -48,7 +48,7 @@ class Pass(_Filtered, tag="Pass"):
     parameters: Any = None
 
 
-class Task(_Filtered, tag="Task"):
+class Task(_Filtered, frozen=True, tag="Task"):
     #: ARN of the work to perform (a service integration, activity or registered callable).
     resource: str = ""
     parameters: Any = None
@@ -68,32 +68,32 @@ class Task(_Filtered, tag="Task"):
     heartbeat_seconds_path: str | None = None
 
 
-class Choice(_Filtered, tag="Choice"):
+class Choice(_Filtered, frozen=True, tag="Choice"):
     #: Choice rules, evaluated in order; the first match selects `Next`.
     choices: tuple[dict[str, Any], ...] = ()
     #: State to transition to when no rule matches.
     default: str | None = None
 
 
-class Wait(_Filtered, tag="Wait"):
+class Wait(_Filtered, frozen=True, tag="Wait"):
     seconds: int | str | None = None
     timestamp: str | None = None
     seconds_path: str | None = None
     timestamp_path: str | None = None
 
 
-class Succeed(_Filtered, tag="Succeed"):
+class Succeed(_Filtered, frozen=True, tag="Succeed"):
     pass
 
 
-class Fail(_Common, tag="Fail"):
+class Fail(_Common, frozen=True, tag="Fail"):
     error: str | None = None
     error_path: str | None = None
     cause: str | None = None
     cause_path: str | None = None
 
 
-class Machine(AslStruct):
+class Machine(AslStruct, frozen=True):
     """A (sub)machine: the top level, a Parallel branch or a Map item processor."""
 
     start_at: str
@@ -107,7 +107,7 @@ class Machine(AslStruct):
     processor_config: dict[str, Any] | None = None
 
 
-class Parallel(_Filtered, tag="Parallel"):
+class Parallel(_Filtered, frozen=True, tag="Parallel"):
     #: Sub-machines run concurrently on the same effective input.
     branches: tuple[Machine, ...] = ()
     parameters: Any = None
@@ -118,7 +118,7 @@ class Parallel(_Filtered, tag="Parallel"):
     catch: tuple[Catcher, ...] = ()
 
 
-class Map(_Filtered, tag="Map"):
+class Map(_Filtered, frozen=True, tag="Map"):
     #: The sub-machine run for each item (`Iterator` is its legacy name).
     item_processor: Machine | None = None
     iterator: Machine | None = None

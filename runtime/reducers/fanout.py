@@ -56,8 +56,8 @@ def progress(turn: Turn, frame_id: str, failure: tuple[str | None, str | None] |
         return
     try:
         concurrency, tolerated_count, tolerated_percentage = _limits(turn, frame_id, node)
-    except StatesError as error:
-        turn.fail_state(frame_id, node, error)
+    except StatesError as limit_failure:
+        turn.fail_state(frame_id, node, limit_failure)
         return
     if fan.failed and (fan.failed > tolerated_count
                        or fan.failed * 100.0 / fan.total > tolerated_percentage):

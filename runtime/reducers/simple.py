@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from runtime import errors
 from runtime.errors import StatesError
+from runtime.model import states as asl
 from runtime.program import ChoiceNode, FailNode, Node
 from runtime.reducers.turn import Turn
 
@@ -17,7 +18,7 @@ def run_pass(turn: Turn, frame_id: str, node: Node) -> None:
             result = scope.input
         else:
             effective = node.effective_input(scope)
-            result = spec.result if getattr(spec, "has_result", False) else effective
+            result = spec.result if isinstance(spec, asl.Pass) and spec.has_result else effective
         output = node.output(scope, result)
         assigned = node.assign(scope, result)
     except StatesError as failure:
