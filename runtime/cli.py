@@ -1,8 +1,10 @@
 """The `stepline` command: run or validate a state machine definition from the shell.
 
     stepline run DEF.json [--input JSON | --input @file.json] [--tasks tasks.py] [--history]
-                          [--virtual-clock | --real-clock] [--name NAME]
+                          [--virtual-clock | --real-clock] [--name NAME] [--store DIR]
     stepline validate DEF.json
+    stepline history STORE EXECUTION     (an execution's events, from a file store)
+    stepline resume STORE [--tasks tasks.py]   (continue every unfinished execution)
 
 Exit status: 0 on success (execution SUCCEEDED, definition without errors); 1 when the
 execution ends FAILED/TIMED_OUT/ABORTED or the definition has errors; 2 on bad input. Bad input
@@ -24,9 +26,11 @@ from pathlib import Path
 from typing import Any, Literal, TextIO
 
 import anyio
+import structlog
 
 from runtime.engine import Execution, Runtime
 from runtime.errors import AslError
+from runtime.log._base import CorruptLogError
 from runtime.model.validate import ERROR, Diagnostic, validate_definition_text
 
 TaskTable = dict[str, Callable[..., Any]]
@@ -45,12 +49,20 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exit_request:
         # argparse exits on --help and on usage errors; callers of main() get a status instead.
         return exit_request.code if isinstance(exit_request.code, int) else 2
+    _log_to_stderr()
     try:
         if args.command == "validate":
             return _validate(args.definition)
+        if args.command == "history":
+            return _history(args.store, args.execution)
+        if args.command == "resume":
+            return _resume(args.store, _load_tasks(args.tasks) if args.tasks else {})
         return _run(args)
     except AslError as error:
         print(f"stepline: {error.code}: {_one_line(error.message)}", file=sys.stderr)
+        return 2
+    except CorruptLogError as error:
+        print(f"stepline: CorruptLog: {_one_line(str(error))}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         # The reader went away (`stepline run ... | head`): stop quietly, as Unix tools do, and
@@ -80,9 +92,61 @@ def _parser() -> argparse.ArgumentParser:
                        help="Wait states and retry intervals complete instantly")
     run.set_defaults(clock="system")
 
+    run.add_argument("--store", metavar="DIR",
+                     help="keep the execution in a durable file store (default: in memory)")
+
     validate = commands.add_parser("validate", help="check a definition as AWS would")
     validate.add_argument("definition", help="the ASL definition (JSON file)")
+
+    history = commands.add_parser("history", help="print an execution's events from a store")
+    history.add_argument("store", help="the store directory (as given to run --store)")
+    history.add_argument("execution", help="execution name or ARN")
+
+    resume = commands.add_parser("resume", help="continue every unfinished execution of a store")
+    resume.add_argument("store", help="the store directory")
+    resume.add_argument("--tasks", metavar="FILE.py",
+                        help="Python file whose TASKS dict serves the executions' Task states")
     return parser
+
+
+def _log_to_stderr() -> None:
+    """Runtime logs (resumed executions, torn log tails) go to stderr: stdout is the output."""
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
+
+
+# --------------------------------------------------------------------------- stores
+
+def _store_dir(path: str) -> str:
+    if not Path(path, "events.log").is_file():
+        raise AslError("ValidationException", f"No Stepline store at '{path}'")
+    return path
+
+
+def _history(store: str, execution: str) -> int:
+    history = anyio.run(_read_history, _store_dir(store), execution)
+    _print_history(history, sys.stdout)
+    return 0
+
+
+async def _read_history(store: str, execution: str) -> list[dict[str, Any]]:
+    async with Runtime(store=store) as runtime:
+        for candidate in runtime.list_executions():
+            if execution in (candidate.execution_arn, candidate.name):
+                return runtime.get_execution_history(candidate.execution_arn)
+    raise AslError("ExecutionDoesNotExist", f"Execution Does Not Exist: '{execution}'")
+
+
+def _resume(store: str, tasks: TaskTable) -> int:
+    executions = anyio.run(_resume_all, _store_dir(store), tasks)
+    for execution in executions:
+        reason = [part for part in (execution.error, execution.cause) if part is not None]
+        print(_one_line(" ".join((execution.name, execution.status, *reason))))
+    return 0 if all(e.status == "SUCCEEDED" for e in executions) else 1
+
+
+async def _resume_all(store: str, tasks: TaskTable) -> list[Execution]:
+    async with Runtime(store=store, tasks=tasks) as runtime:
+        return [await runtime.wait(e.execution_arn) for e in runtime.list_executions()]
 
 
 # --------------------------------------------------------------------------- validate
@@ -116,7 +180,7 @@ def _run(args: argparse.Namespace) -> int:
     machine_name = _machine_name(args.definition)
     clock: ClockName = args.clock
     execution, history = anyio.run(
-        _execute, definition, machine_name, input_json, tasks, clock, args.name)
+        _execute, definition, machine_name, input_json, tasks, clock, args.name, args.store)
     if args.history:
         _print_history(history, sys.stdout)
         print()
@@ -129,11 +193,9 @@ def _run(args: argparse.Namespace) -> int:
 
 
 async def _execute(definition: str, machine_name: str, input_json: str | None,
-                   tasks: TaskTable, clock: ClockName, execution_name: str | None
-                   ) -> tuple[Execution, list[dict[str, Any]]]:
-    async with Runtime(clock=clock) as runtime:
-        for task_name, handler in tasks.items():
-            runtime.register_task(task_name, handler)
+                   tasks: TaskTable, clock: ClockName, execution_name: str | None,
+                   store: str | None) -> tuple[Execution, list[dict[str, Any]]]:
+    async with Runtime(clock=clock, store=store, tasks=tasks) as runtime:
         machine_arn = await runtime.create_state_machine(machine_name, definition)
         execution_arn = await runtime.start_execution(
             machine_arn, input_json=input_json, name=execution_name)
