@@ -232,12 +232,16 @@ def test_strings_are_not_indexed_like_arrays() -> None:
 
 # --- syntax ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("path", ["a.b", "", "$.a[", "$.a[?(@.x >)]", "$.a[?(@.x > 1 && @.y)]",
-                                  "$.a b"])
+@pytest.mark.parametrize("path", ["a.b", "", "$.a[", "$.a[?(@.x >)]", "$.a b"])
 def test_invalid_syntax_is_an_invalid_definition(path: str) -> None:
     with pytest.raises(AslError) as raised:
         compile_path(path)
     assert raised.value.code == "InvalidDefinition"
+
+
+def test_filters_combine_conditions_with_double_ampersand_as_jayway_does() -> None:
+    value = {"a": [{"x": 2, "y": True}, {"x": 2, "y": False}, {"x": 0, "y": True}]}
+    assert compile_path("$.a[?(@.x > 1 && @.y == true)]")(Scope(value)) == [{"x": 2, "y": True}]
 
 
 # --- InputPath / OutputPath -----------------------------------------------------------------
