@@ -184,6 +184,17 @@ async def test_rebuild_equals_the_live_state(workload: str) -> None:
 
 
 @pytest.mark.anyio
+async def test_history_read_back_through_the_log_codec_replays_alike() -> None:
+    run = await record(MAP, {"items": [1, 2, 3]}, tasks={"double": double})
+    stored = [ev.EVENT_DECODER.decode(ev.EVENT_CODEC.encode(event)) for event in run.events]
+
+    result = replay(run.program, stored, state=run.initial)
+
+    assert result.divergence is None
+    assert result.state == run.live == rebuild(stored, state=run.initial)
+
+
+@pytest.mark.anyio
 async def test_rebuild_continues_from_a_state_at_a_turn_boundary() -> None:
     run = await record(LOOP, {}, tasks={})
     _, first_turn_end = turn_bounds(run.events, 0)
