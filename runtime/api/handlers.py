@@ -1,0 +1,334 @@
+"""One handler per operation: request JSON -> `StepFunctions` call -> response JSON.
+
+Timestamps go out as epoch seconds (JSON numbers), as the JSON protocol encodes them; `None`
+values are dropped by the encoder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Final
+
+import msgspec
+
+from runtime.api import arns
+from runtime.api.service import Origin, StepFunctions
+from runtime.catalog import Alias, Route, StateMachine
+from runtime.engine import Execution
+from runtime.errors import AslError
+from runtime.teststate import InspectionLevel, Mock, TestStateRequest
+
+Body = dict[str, Any]
+Handler = Callable[[StepFunctions, Body], Awaitable[Body]]
+_DEFAULT_LOGGING: Final = {"level": "OFF", "includeExecutionData": False}
+_DEFAULT_TRACING: Final = {"enabled": False}
+_EXECUTION_STATUSES: Final = frozenset(
+    {"RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"})
+
+
+def _required(body: Body, key: str) -> Any:
+    value = body.get(key)
+    if value is None:
+        raise AslError("ValidationException",
+                       f"1 validation error detected: Value null at '{key}' failed to satisfy "
+                       f"constraint: Member must not be null")
+    return value
+
+
+def _string(body: Body, key: str) -> str:
+    value = _required(body, key)
+    if not isinstance(value, str):
+        raise AslError("SerializationException", f"'{key}' must be a string")
+    return value
+
+
+def _json(value: Any) -> str:
+    return msgspec.json.encode(value).decode()
+
+
+def _tags(items: Any) -> dict[str, str]:
+    return {str(t.get("key")): str(t.get("value", "")) for t in items or ()
+            if isinstance(t, dict)}
+
+
+def _routes(items: Any) -> list[Route]:
+    return [Route(version_arn=str(r.get("stateMachineVersionArn", "")),
+                  weight=int(r.get("weight", 0))) for r in items or () if isinstance(r, dict)]
+
+
+def _machine(machine: StateMachine) -> Body:
+    return {
+        "stateMachineArn": machine.arn, "name": machine.name, "status": machine.status,
+        "definition": machine.definition, "roleArn": machine.role_arn, "type": machine.type,
+        "creationDate": machine.created, "revisionId": machine.revision_id,
+        "description": machine.description,
+        "loggingConfiguration": machine.logging_configuration or _DEFAULT_LOGGING,
+        "tracingConfiguration": machine.tracing_configuration or _DEFAULT_TRACING,
+    }
+
+
+def _execution_item(execution: Execution, origin: Origin) -> Body:
+    version = origin.machine.arn if origin.machine.version is not None else None
+    return {
+        "executionArn": execution.execution_arn,
+        "stateMachineArn": arns.unqualified(execution.state_machine_arn),
+        "name": execution.name, "status": execution.status,
+        "startDate": execution.start_date, "stopDate": execution.stop_date,
+        "stateMachineVersionArn": version, "stateMachineAliasArn": origin.alias_arn,
+        "redriveCount": 0,
+    }
+
+
+def _alias(alias: Alias) -> Body:
+    return {
+        "stateMachineAliasArn": alias.arn, "name": alias.name,
+        "description": alias.description,
+        "routingConfiguration": [{"stateMachineVersionArn": r.version_arn, "weight": r.weight}
+                                 for r in alias.routes],
+        "creationDate": alias.created, "updateDate": alias.updated,
+    }
+
+
+# -- state machines ------------------------------------------------------------------------
+
+
+async def create_state_machine(api: StepFunctions, body: Body) -> Body:
+    machine, version = await api.create_state_machine(
+        _string(body, "name"), _string(body, "definition"), role_arn=_string(body, "roleArn"),
+        type=body.get("type") or "STANDARD", logging=body.get("loggingConfiguration"),
+        tracing=body.get("tracingConfiguration"), tags=_tags(body.get("tags")),
+        publish=bool(body.get("publish")), version_description=body.get("versionDescription"))
+    return {"stateMachineArn": machine.arn, "creationDate": machine.created,
+            "stateMachineVersionArn": version.arn if version else None}
+
+
+async def describe_state_machine(api: StepFunctions, body: Body) -> Body:
+    return _machine(api.describe_state_machine(_string(body, "stateMachineArn")))
+
+
+async def update_state_machine(api: StepFunctions, body: Body) -> Body:
+    machine, version = api.update_state_machine(
+        _string(body, "stateMachineArn"), definition=body.get("definition"),
+        role_arn=body.get("roleArn"), logging=body.get("loggingConfiguration"),
+        tracing=body.get("tracingConfiguration"), publish=bool(body.get("publish")),
+        version_description=body.get("versionDescription"))
+    return {"updateDate": machine.updated, "revisionId": machine.revision_id,
+            "stateMachineVersionArn": version.arn if version else None}
+
+
+async def delete_state_machine(api: StepFunctions, body: Body) -> Body:
+    api.delete_state_machine(_string(body, "stateMachineArn"))
+    return {}
+
+
+async def list_state_machines(api: StepFunctions, body: Body) -> Body:
+    page = api.list_state_machines(body.get("maxResults"), body.get("nextToken"))
+    return {"stateMachines": [{"stateMachineArn": m.arn, "name": m.name, "type": m.type,
+                               "creationDate": m.created} for m in page.items],
+            "nextToken": page.next_token}
+
+
+async def validate_state_machine_definition(api: StepFunctions, body: Body) -> Body:
+    found = api.runtime.validate(_string(body, "definition"),
+                                 type=body.get("type") or "STANDARD")
+    if body.get("severity") == "ERROR":
+        found = [d for d in found if d.severity == "ERROR"]
+    limit = body.get("maxResults") or 100
+    shown = found[:limit]
+    return {
+        "result": "FAIL" if any(d.severity == "ERROR" for d in found) else "OK",
+        "diagnostics": [{"severity": d.severity, "code": d.code, "message": d.message,
+                         "location": d.location} for d in shown],
+        "truncated": len(found) > len(shown),
+    }
+
+
+# -- versions and aliases ------------------------------------------------------------------
+
+
+async def publish_state_machine_version(api: StepFunctions, body: Body) -> Body:
+    version = api.publish_version(_string(body, "stateMachineArn"),
+                                  revision_id=body.get("revisionId"),
+                                  description=body.get("description"))
+    return {"creationDate": version.created, "stateMachineVersionArn": version.arn}
+
+
+async def list_state_machine_versions(api: StepFunctions, body: Body) -> Body:
+    page = api.list_versions(_string(body, "stateMachineArn"), body.get("maxResults"),
+                             body.get("nextToken"))
+    return {"stateMachineVersions": [{"stateMachineVersionArn": v.arn,
+                                      "creationDate": v.created} for v in page.items],
+            "nextToken": page.next_token}
+
+
+async def delete_state_machine_version(api: StepFunctions, body: Body) -> Body:
+    api.delete_version(_string(body, "stateMachineVersionArn"))
+    return {}
+
+
+async def create_state_machine_alias(api: StepFunctions, body: Body) -> Body:
+    alias = api.create_alias(_string(body, "name"),
+                             _routes(_required(body, "routingConfiguration")),
+                             description=body.get("description"))
+    return {"stateMachineAliasArn": alias.arn, "creationDate": alias.created}
+
+
+async def describe_state_machine_alias(api: StepFunctions, body: Body) -> Body:
+    return _alias(api.alias(_string(body, "stateMachineAliasArn")))
+
+
+async def update_state_machine_alias(api: StepFunctions, body: Body) -> Body:
+    routes = body.get("routingConfiguration")
+    alias = api.update_alias(_string(body, "stateMachineAliasArn"),
+                             routes=_routes(routes) if routes is not None else None,
+                             description=body.get("description"))
+    return {"updateDate": alias.updated}
+
+
+async def delete_state_machine_alias(api: StepFunctions, body: Body) -> Body:
+    api.delete_alias(_string(body, "stateMachineAliasArn"))
+    return {}
+
+
+async def list_state_machine_aliases(api: StepFunctions, body: Body) -> Body:
+    page = api.list_aliases(_string(body, "stateMachineArn"), body.get("maxResults"),
+                            body.get("nextToken"))
+    return {"stateMachineAliases": [{"stateMachineAliasArn": a.arn,
+                                     "creationDate": a.created} for a in page.items],
+            "nextToken": page.next_token}
+
+
+# -- tags ----------------------------------------------------------------------------------
+
+
+async def tag_resource(api: StepFunctions, body: Body) -> Body:
+    api.tag(_string(body, "resourceArn"), _tags(_required(body, "tags")))
+    return {}
+
+
+async def untag_resource(api: StepFunctions, body: Body) -> Body:
+    api.untag(_string(body, "resourceArn"), [str(k) for k in _required(body, "tagKeys")])
+    return {}
+
+
+async def list_tags_for_resource(api: StepFunctions, body: Body) -> Body:
+    tags = api.tags(_string(body, "resourceArn"))
+    return {"tags": [{"key": k, "value": v} for k, v in tags.items()]}
+
+
+# -- executions ----------------------------------------------------------------------------
+
+
+async def start_execution(api: StepFunctions, body: Body) -> Body:
+    execution = await api.start_execution(_string(body, "stateMachineArn"),
+                                          input_json=body.get("input"), name=body.get("name"))
+    return {"executionArn": execution.execution_arn, "startDate": execution.start_date}
+
+
+async def describe_execution(api: StepFunctions, body: Body) -> Body:
+    execution, origin = api.describe_execution(_string(body, "executionArn"))
+    out = _execution_item(execution, origin)
+    out["input"] = _json(execution.input)
+    out["inputDetails"] = {"included": True}
+    if execution.status == "SUCCEEDED":
+        out["output"] = _json(execution.output)
+        out["outputDetails"] = {"included": True}
+    out["error"] = execution.error
+    out["cause"] = execution.cause
+    return out
+
+
+async def stop_execution(api: StepFunctions, body: Body) -> Body:
+    execution = await api.stop_execution(_string(body, "executionArn"),
+                                         error=body.get("error"), cause=body.get("cause"))
+    return {"stopDate": execution.stop_date}
+
+
+async def describe_state_machine_for_execution(api: StepFunctions, body: Body) -> Body:
+    _, origin = api.describe_execution(_string(body, "executionArn"))
+    machine = origin.machine
+    return {
+        "stateMachineArn": machine.arn, "name": machine.name,
+        "definition": machine.definition, "roleArn": machine.role_arn,
+        "updateDate": machine.updated or machine.created, "revisionId": machine.revision_id,
+        "loggingConfiguration": machine.logging_configuration or _DEFAULT_LOGGING,
+        "tracingConfiguration": machine.tracing_configuration or _DEFAULT_TRACING,
+    }
+
+
+async def list_executions(api: StepFunctions, body: Body) -> Body:
+    status = body.get("statusFilter")
+    if status is not None and status not in _EXECUTION_STATUSES:
+        raise AslError("ValidationException",
+                       f"1 validation error detected: Value '{status}' at 'statusFilter' "
+                       f"failed to satisfy constraint: Member must satisfy enum value set: "
+                       f"[{', '.join(sorted(_EXECUTION_STATUSES))}]")
+    page = api.list_executions(_string(body, "stateMachineArn"), status,
+                               body.get("maxResults"), body.get("nextToken"))
+    return {"executions": [_execution_item(e, api.origin(e)) for e in page.items],
+            "nextToken": page.next_token}
+
+
+async def get_execution_history(api: StepFunctions, body: Body) -> Body:
+    page = api.history(_string(body, "executionArn"), max_results=body.get("maxResults"),
+                       token=body.get("nextToken"), reverse=bool(body.get("reverseOrder")),
+                       include_data=body.get("includeExecutionData", True) is not False)
+    return {"events": [{**e, "timestamp": e["timestamp"].timestamp()} for e in page.items],
+            "nextToken": page.next_token}
+
+
+# -- TestState -----------------------------------------------------------------------------
+
+
+async def test_state(api: StepFunctions, body: Body) -> Body:
+    mock = body.get("mock")
+    mock_spec = None
+    if isinstance(mock, dict):
+        error_output = mock.get("errorOutput") or {}
+        if mock.get("result") is not None and error_output:
+            raise AslError("ValidationException",
+                           "A mock can specify either a result or an errorOutput, not both.")
+        mock_spec = Mock(result=mock.get("result"), error=error_output.get("error"),
+                         cause=error_output.get("cause"))
+    configuration = body.get("stateConfiguration") or {}
+    level: InspectionLevel = body.get("inspectionLevel") or "INFO"
+    if level not in ("INFO", "DEBUG", "TRACE"):
+        raise AslError("ValidationException",
+                       f"1 validation error detected: Value '{level}' at 'inspectionLevel' "
+                       f"failed to satisfy constraint: Member must satisfy enum value set: "
+                       f"[INFO, DEBUG, TRACE]")
+    request = TestStateRequest(
+        definition=_string(body, "definition"), input=body.get("input"),
+        inspection_level=level, variables=body.get("variables"),
+        state_name=body.get("stateName"), mock=mock_spec, context=body.get("context"),
+        role_arn=body.get("roleArn") or "",
+        retrier_retry_count=int(configuration.get("retrierRetryCount") or 0))
+    return msgspec.to_builtins(await api.test_state(request))  # type: ignore[no-any-return]
+
+
+ACTIONS: Final[Mapping[str, Handler]] = {
+    "CreateStateMachine": create_state_machine,
+    "DescribeStateMachine": describe_state_machine,
+    "UpdateStateMachine": update_state_machine,
+    "DeleteStateMachine": delete_state_machine,
+    "ListStateMachines": list_state_machines,
+    "ValidateStateMachineDefinition": validate_state_machine_definition,
+    "PublishStateMachineVersion": publish_state_machine_version,
+    "ListStateMachineVersions": list_state_machine_versions,
+    "DeleteStateMachineVersion": delete_state_machine_version,
+    "CreateStateMachineAlias": create_state_machine_alias,
+    "DescribeStateMachineAlias": describe_state_machine_alias,
+    "UpdateStateMachineAlias": update_state_machine_alias,
+    "DeleteStateMachineAlias": delete_state_machine_alias,
+    "ListStateMachineAliases": list_state_machine_aliases,
+    "TagResource": tag_resource,
+    "UntagResource": untag_resource,
+    "ListTagsForResource": list_tags_for_resource,
+    "StartExecution": start_execution,
+    "DescribeExecution": describe_execution,
+    "StopExecution": stop_execution,
+    "DescribeStateMachineForExecution": describe_state_machine_for_execution,
+    "ListExecutions": list_executions,
+    "GetExecutionHistory": get_execution_history,
+    "TestState": test_state,
+}

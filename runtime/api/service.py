@@ -1,0 +1,324 @@
+"""What the API operations do beyond the engine: StartExecution's idempotency and alias
+routing, which version/alias started an execution, listing order and pagination, and running
+TestState's task calls. Handlers translate JSON to these calls and back; nothing here knows
+the wire format.
+"""
+
+from __future__ import annotations
+
+import base64
+import random
+from collections.abc import Sequence
+from typing import Any, Final, TypeVar
+
+import msgspec
+from msgspec.structs import replace
+
+from integrations._base import TaskCall, TaskError
+from runtime.api import arns
+from runtime.catalog import Alias, Catalog, Route, StateMachine
+from runtime.engine import Execution, Runtime
+from runtime.errors import AslError
+from runtime.teststate import TestRun, TestStateRequest, TestStateResult
+
+DEFAULT_PAGE: Final = 100
+MAX_PAGE: Final = 1000
+T = TypeVar("T")
+JSON = Any
+
+
+class Origin(msgspec.Struct, frozen=True, kw_only=True):
+    """The state machine (as it was) that an execution started from, and via which alias."""
+
+    machine: StateMachine
+    alias_arn: str | None = None
+    #: When StartExecution was answered: the execution's own start time is recorded only
+    #: once its actor has run the start, which may be after the response.
+    requested_at: float = 0.0
+
+
+class Page(msgspec.Struct, kw_only=True):
+    items: list[Any]
+    next_token: str | None = None
+
+
+def paginate(items: Sequence[T], max_results: int | None, token: str | None, *,
+             listing: str) -> Page:
+    """A page of `items`; `listing` ties a token to the list it was issued for."""
+    size = max_results or DEFAULT_PAGE
+    if not 0 < size <= MAX_PAGE:
+        raise AslError("ValidationException",
+                       f"1 validation error detected: Value '{max_results}' at 'maxResults' "
+                       f"failed to satisfy constraint: Member must have value less than or "
+                       f"equal to {MAX_PAGE}")
+    start = 0
+    if token:
+        try:
+            owner, _, offset = base64.urlsafe_b64decode(token.encode()).decode().rpartition("|")
+            start = int(offset)
+        except (ValueError, UnicodeDecodeError):
+            raise AslError("InvalidToken", f"Invalid Token: '{token}'") from None
+        if owner != listing or start < 0:
+            raise AslError("InvalidToken", f"Invalid Token: '{token}'")
+    end = start + size
+    following = None
+    if end < len(items):
+        following = base64.urlsafe_b64encode(f"{listing}|{end}".encode()).decode()
+    return Page(items=list(items[start:end]), next_token=following)
+
+
+class StepFunctions:
+    """The API's operations on one running `Runtime` (entered with `async with`)."""
+
+    def __init__(self, runtime: Runtime, *, seed: int | None = None) -> None:
+        self.runtime = runtime
+        self._origins: dict[str, Origin] = {}
+        #: Alias routing draws; seeded in tests.
+        self._routing = random.Random(seed)
+
+    @property
+    def catalog(self) -> Catalog:
+        return self.runtime.catalog
+
+    # -- state machines ---------------------------------------------------------------------
+
+    async def create_state_machine(
+        self, name: str, definition: str, *, role_arn: str, type: str = "STANDARD",
+        logging: dict[str, JSON] | None = None, tracing: dict[str, JSON] | None = None,
+        tags: dict[str, str] | None = None, publish: bool = False,
+        version_description: str | None = None,
+    ) -> tuple[StateMachine, StateMachine | None]:
+        """The machine, and the version published with it (if `publish`)."""
+        if version_description is not None and not publish:
+            raise AslError("ValidationException",
+                           "Version description can only be set when publish is true")
+        if type not in ("STANDARD", "EXPRESS"):
+            raise AslError("ValidationException",
+                           f"1 validation error detected: Value '{type}' at 'type' failed to "
+                           f"satisfy constraint: Member must satisfy enum value set: "
+                           f"[STANDARD, EXPRESS]")
+        _check_role(role_arn)
+        arn = await self.runtime.create_state_machine(name, definition, role_arn=role_arn,
+                                                      type=type)
+        machine = self.catalog.configure(arn, logging=logging, tracing=tracing)
+        if tags:
+            self.catalog.tag(arn, tags)
+        version = self.catalog.publish(arn, description=version_description) if publish \
+            else None
+        return machine, version
+
+    def update_state_machine(
+        self, arn: str, *, definition: str | None = None, role_arn: str | None = None,
+        logging: dict[str, JSON] | None = None, tracing: dict[str, JSON] | None = None,
+        publish: bool = False, version_description: str | None = None,
+    ) -> tuple[StateMachine, StateMachine | None]:
+        arns.require(arn, "stateMachine")
+        if version_description is not None and not publish:
+            raise AslError("ValidationException",
+                           "Version description can only be set when publish is true")
+        if role_arn is not None:
+            _check_role(role_arn)
+        machine = self.catalog.update(arn, definition=definition, role_arn=role_arn,
+                                      logging=logging, tracing=tracing)
+        version = self.catalog.publish(arn, description=version_description) if publish \
+            else None
+        return machine, version
+
+    def delete_state_machine(self, arn: str) -> None:
+        kind = arns.require(arn, "stateMachine", "version")
+        if kind == "version":
+            self.catalog.delete_version(arn)
+        else:
+            self.catalog.delete(arn)
+
+    def describe_state_machine(self, arn: str) -> StateMachine:
+        arns.require(arn, "stateMachine", "version")
+        return self.catalog.get(arn)
+
+    def list_state_machines(self, max_results: int | None, token: str | None) -> Page:
+        return paginate(self.catalog.list(), max_results, token, listing="stateMachines")
+
+    # -- versions and aliases ---------------------------------------------------------------
+
+    def publish_version(self, arn: str, *, revision_id: str | None = None,
+                        description: str | None = None) -> StateMachine:
+        arns.require(arn, "stateMachine")
+        return self.catalog.publish(arn, revision_id=revision_id, description=description)
+
+    def list_versions(self, arn: str, max_results: int | None, token: str | None) -> Page:
+        arns.require(arn, "stateMachine")
+        return paginate(self.catalog.versions(arn), max_results, token, listing=arn)
+
+    def delete_version(self, arn: str) -> None:
+        arns.require(arn, "version")
+        self.catalog.delete_version(arn)
+
+    def create_alias(self, name: str, routes: list[Route], *,
+                     description: str | None = None) -> Alias:
+        for route in routes:
+            arns.require(route.version_arn, "version")
+        return self.catalog.create_alias(name, routes, description=description)
+
+    def alias(self, arn: str) -> Alias:
+        arns.require(arn, "alias")
+        return self.catalog.alias(arn)
+
+    def update_alias(self, arn: str, *, routes: list[Route] | None = None,
+                     description: str | None = None) -> Alias:
+        arns.require(arn, "alias")
+        return self.catalog.update_alias(arn, routes=routes, description=description)
+
+    def delete_alias(self, arn: str) -> None:
+        arns.require(arn, "alias")
+        self.catalog.delete_alias(arn)
+
+    def list_aliases(self, arn: str, max_results: int | None, token: str | None) -> Page:
+        arns.require(arn, "stateMachine")
+        return paginate(self.catalog.aliases(arn), max_results, token, listing=arn + "#a")
+
+    # -- tags -------------------------------------------------------------------------------
+
+    def tag(self, arn: str, tags: dict[str, str]) -> None:
+        arns.require(arn, "stateMachine", "version", "alias")
+        self.catalog.tag(arn, tags)
+
+    def untag(self, arn: str, keys: list[str]) -> None:
+        arns.require(arn, "stateMachine", "version", "alias")
+        self.catalog.untag(arn, keys)
+
+    def tags(self, arn: str) -> dict[str, str]:
+        arns.require(arn, "stateMachine", "version", "alias")
+        return self.catalog.tags(arn)
+
+    # -- executions -------------------------------------------------------------------------
+
+    async def start_execution(self, arn: str, *, input_json: str | None = None,
+                              name: str | None = None) -> Execution:
+        """StartExecution. AWS is idempotent by name: the same name and input while that
+        execution still runs give back the same execution; otherwise ExecutionAlreadyExists."""
+        kind = arns.require(arn, "stateMachine", "version", "alias")
+        alias_arn = None
+        if kind == "alias":
+            alias_arn = arn
+            arn = self._route(self.catalog.alias(arn))
+        machine = self.catalog.get(arn)
+        text = "{}" if input_json is None else input_json
+        if name is not None:
+            existing = self._same_name(machine, name, text)
+            if existing is not None:
+                return existing
+        requested_at = self.runtime.clock.now()
+        execution_arn = await self.runtime.start_execution(arn, input_json=text, name=name)
+        self._origins[execution_arn] = Origin(machine=machine, alias_arn=alias_arn,
+                                              requested_at=requested_at)
+        return self._started(self.runtime.describe_execution(execution_arn))
+
+    def _started(self, execution: Execution) -> Execution:
+        """`execution` with its start date even before its actor has recorded it."""
+        if execution.start_date:
+            return execution
+        origin = self._origins.get(execution.execution_arn)
+        return replace(execution, start_date=origin.requested_at if origin else 0.0)
+
+    def _same_name(self, machine: StateMachine, name: str, text: str) -> Execution | None:
+        runtime = self.runtime
+        execution_arn = (f"arn:aws:states:{runtime.region}:{runtime.account}:execution:"
+                         f"{machine.name}:{name}")
+        try:
+            existing = runtime.describe_execution(execution_arn)
+        except AslError:
+            return None
+        try:
+            same_input = msgspec.json.decode(text) == existing.input
+        except msgspec.DecodeError:
+            return None  # the engine reports the input as AWS does
+        if existing.status == "RUNNING" and same_input and \
+                arns.unqualified(existing.state_machine_arn) == machine.machine_arn:
+            return self._started(existing)
+        raise AslError("ExecutionAlreadyExists", f"Execution Already Exists: '{execution_arn}'")
+
+    def _route(self, alias: Alias) -> str:
+        draw = self._routing.uniform(0, 100)
+        for route in alias.routes:
+            if draw < route.weight:
+                return route.version_arn
+            draw -= route.weight
+        return alias.routes[-1].version_arn
+
+    def describe_execution(self, arn: str) -> tuple[Execution, Origin]:
+        arns.require(arn, "execution")
+        execution = self._started(self.runtime.describe_execution(arn))
+        return execution, self.origin(execution)
+
+    def origin(self, execution: Execution) -> Origin:
+        found = self._origins.get(execution.execution_arn)
+        if found is None:
+            found = Origin(machine=self.catalog.get(execution.state_machine_arn))
+        return found
+
+    async def stop_execution(self, arn: str, *, error: str | None = None,
+                             cause: str | None = None) -> Execution:
+        arns.require(arn, "execution")
+        return await self.runtime.stop_execution(arn, error=error, cause=cause)
+
+    def list_executions(self, arn: str, status: str | None, max_results: int | None,
+                        token: str | None) -> Page:
+        """Newest first. A version or alias ARN lists the executions it started."""
+        kind = arns.require(arn, "stateMachine", "version", "alias")
+        if kind == "alias":
+            self.catalog.alias(arn)
+        else:
+            self.catalog.get(arn)
+        found = []
+        for execution in self.runtime.list_executions(status=status):
+            origin = self._origins.get(execution.execution_arn)
+            if kind == "alias":
+                if origin is None or origin.alias_arn != arn:
+                    continue
+            elif kind == "version":
+                if execution.state_machine_arn != arn:
+                    continue
+            elif arns.unqualified(execution.state_machine_arn) != arn:
+                continue
+            found.append(self._started(execution))
+        found.sort(key=lambda e: e.start_date, reverse=True)
+        return paginate(found, max_results, token, listing=f"{arn}#{status}")
+
+    def history(self, arn: str, *, max_results: int | None, token: str | None,
+                reverse: bool, include_data: bool) -> Page:
+        arns.require(arn, "execution")
+        events = self.runtime.get_execution_history(arn, include_data=include_data)
+        if reverse:
+            events.reverse()
+        return paginate(events, max_results, token, listing=f"{arn}#{reverse}")
+
+    # -- TestState --------------------------------------------------------------------------
+
+    async def test_state(self, request: TestStateRequest) -> TestStateResult:
+        """Run one state; task calls without a mock go to the runtime's integrations."""
+        run = TestRun(request, now=self.runtime.clock.now(),
+                      seed=self._routing.getrandbits(32))
+        while pending := run.pending():
+            for effect in pending:
+                context = effect.context or {}
+                call = TaskCall(resource=effect.resource, parameters=effect.parameters,
+                                execution_arn=context.get("ExecutionArn", ""),
+                                state_name=context.get("StateName", ""),
+                                idempotency_key=context.get("IdempotencyKey", effect.key))
+                integration = self.runtime.resolver.resolve(effect.resource, effect.parameters)
+                try:
+                    if integration is None:
+                        raise TaskError("States.TaskFailed", f"No task handler serves the "
+                                                             f"resource '{effect.resource}'")
+                    output = await integration.invoke(call)
+                except TaskError as failure:
+                    run.complete(effect.key, failed=True, error=failure.error,
+                                 cause=failure.cause)
+                else:
+                    run.complete(effect.key, output=output)
+        return run.result()
+
+
+def _check_role(role_arn: str) -> None:
+    if not role_arn.startswith("arn:"):
+        raise AslError("InvalidArn", f"Invalid Arn: 'Invalid ARN prefix: {role_arn}'")
