@@ -36,12 +36,18 @@ from runtime.history import render_history
 from runtime.log._base import EventLog
 from runtime.log.file import Durability, FileEventLog
 from runtime.log.memory import MemoryEventLog
-from runtime.messages import StartExecution, StopExecution, TaskCompleted, TimerFired
+from runtime.messages import (
+    RedriveExecution,
+    StartExecution,
+    StopExecution,
+    TaskCompleted,
+    TimerFired,
+)
 from runtime.model.validate import (
     Diagnostic,
 )
 from runtime.program import Program
-from runtime.reducers import pending_effects
+from runtime.reducers import REDRIVABLE, pending_effects
 from runtime.reducers.turn import MAX_PAYLOAD_BYTES
 from runtime.state import ExecutionState, new_state, project
 
@@ -65,6 +71,8 @@ class Execution(msgspec.Struct, kw_only=True):
     output: JSON = None
     error: str | None = None
     cause: str | None = None
+    redrive_count: int = 0
+    redrive_date: float | None = None
 
 
 def _describe(state: ExecutionState) -> Execution:
@@ -72,7 +80,8 @@ def _describe(state: ExecutionState) -> Execution:
         execution_arn=state.execution_arn, state_machine_arn=state.state_machine_arn,
         name=state.name, status=state.status, start_date=state.start_time,
         stop_date=state.stop_time, input=state.input, output=state.output, error=state.error,
-        cause=state.cause,
+        cause=state.cause, redrive_count=state.redrive_count,
+        redrive_date=state.attempt_started if state.redrive_count else None,
     )
 
 
@@ -282,6 +291,23 @@ class Runtime:
             actor.tell(StopExecution(at=self.clock.now(), error=error, cause=cause))
             await actor.finished.wait()
         return _describe(actor.state)
+
+    async def redrive_execution(self, execution_arn: str) -> Execution:
+        """RedriveExecution: continue a FAILED, TIMED_OUT or ABORTED execution from its
+        unsuccessful states (only the failed or aborted iterations and branches of Map and
+        Parallel states run again), keeping its history."""
+        actor = self._actor(execution_arn)
+        if actor.state.status not in REDRIVABLE:
+            raise AslError("ExecutionNotRedrivable",
+                           f"Execution with status {actor.state.status} cannot be redriven: "
+                           f"'{execution_arn}'")
+        machine_program = actor.program
+        self._finished.pop(execution_arn, None)
+        revived = self._new_actor(machine_program, actor.state, actor.history)
+        self._executions[execution_arn] = revived
+        revived.tell(RedriveExecution(at=self.clock.now()))
+        self.group.start_soon(revived.run)
+        return _describe(revived.state)
 
     def describe_execution(self, execution_arn: str) -> Execution:
         return _describe(self._actor(execution_arn).state)

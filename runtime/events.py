@@ -116,6 +116,16 @@ class MessageDetails(_Details, frozen=True):
     message: Message
 
 
+class ExecutionRedrivenDetails(_Details, frozen=True):
+    redrive_count: int
+
+
+class FrameRedrivenDetails(_Details, frozen=True):
+    """Internal: this frame's unsuccessful work starts again (RedriveExecution): a frame
+    between states re-enters its state; a Map/Parallel frame restarts its failed, aborted
+    and unfinished children."""
+
+
 class TimerStartedDetails(_Details, frozen=True):
     """Internal: a Wait state, or a retry interval, waits until `due` (epoch seconds)."""
 
@@ -136,6 +146,8 @@ Details = (
     | FanoutDetails
     | TimerStartedDetails
     | MessageDetails
+    | ExecutionRedrivenDetails
+    | FrameRedrivenDetails
 )
 
 
@@ -152,7 +164,8 @@ class HistoryEvent(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
 
 
 MESSAGE_RECEIVED: Final = "MessageReceived"
-INTERNAL_TYPES: Final = frozenset({"TimerStarted", MESSAGE_RECEIVED})
+FRAME_REDRIVEN: Final = "FrameRedriven"
+INTERNAL_TYPES: Final = frozenset({"TimerStarted", MESSAGE_RECEIVED, FRAME_REDRIVEN})
 
 TERMINAL_TYPES: Final = frozenset(
     {"ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut"}

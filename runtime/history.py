@@ -83,11 +83,14 @@ def render_details(event: ev.HistoryEvent, *, include_data: bool = True) -> dict
                 out["error"] = d.error
             if d.cause is not None:
                 out["cause"] = d.cause
+        case ev.ExecutionRedrivenDetails():
+            out = {"redriveCount": d.redrive_count}
         case ev.MapStateStartedDetails():
             out = {"length": d.length}
         case ev.MapIterationDetails():
             out = {"name": d.name, "index": d.index}
-        case ev.FanoutDetails() | ev.TimerStartedDetails() | ev.MessageDetails():
+        case (ev.FanoutDetails() | ev.TimerStartedDetails() | ev.MessageDetails()
+              | ev.FrameRedrivenDetails()):
             return None
     return out
 

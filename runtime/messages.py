@@ -44,4 +44,10 @@ class StopExecution(msgspec.Struct, frozen=True, kw_only=True, tag=True):
     cause: str | None = None
 
 
-Message = StartExecution | TaskCompleted | TimerFired | StopExecution
+class RedriveExecution(msgspec.Struct, frozen=True, kw_only=True, tag=True):
+    """Restart a FAILED/TIMED_OUT/ABORTED execution from its unsuccessful states."""
+
+    at: float
+
+
+Message = StartExecution | TaskCompleted | TimerFired | StopExecution | RedriveExecution

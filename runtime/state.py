@@ -78,6 +78,8 @@ class Frame(msgspec.Struct, frozen=True, kw_only=True):
     fanout: Fanout | None = None
     last_event_id: int = 0
     done: bool = False
+    #: A finished child that did not succeed (failed, or aborted with its Map/Parallel).
+    failed: bool = False
     error: str | None = None
     cause: str | None = None
 
@@ -97,6 +99,9 @@ class ExecutionState(msgspec.Struct, kw_only=True):
     cause: str | None = None
     #: Id of the last non-internal event.
     last_event_id: int = 0
+    redrive_count: int = 0
+    #: When the current attempt (the start, or the last redrive) began.
+    attempt_started: float = 0.0
     #: Events applied, internal ones included (the log version of this state).
     version: int = 0
     frames: dict[str, Frame] = msgspec.field(default_factory=dict)
@@ -154,8 +159,8 @@ def apply(work: ExecutionState, event: ev.HistoryEvent) -> None:
             _clear_children(frames, frame)
             frames[frame.id] = replace(
                 frame, state=name, value=value, entered_event_id=event.id,
-                entered_at=event.timestamp, retry_count=0, retry_counts=(), waiting=None, fanout=None,
-                last_event_id=event.id,
+                entered_at=event.timestamp, retry_count=0, retry_counts=(), waiting=None,
+                fanout=None, last_event_id=event.id,
             )
         case ev.StateExitedDetails(output=output, assigned_variables=assigned, end=end):
             assert frame is not None
@@ -214,12 +219,13 @@ def apply(work: ExecutionState, event: ev.HistoryEvent) -> None:
                 _count(frames, frame, succeeded=1, running=-1)
             elif kind == "MapIterationFailed":
                 child_key = child_id(frame.id, index)
-                frames[child_key] = replace(frames[child_key], done=True, error=error,
-                                            cause=cause)
+                frames[child_key] = replace(frames[child_key], done=True, failed=True,
+                                            error=error, cause=cause, waiting=None)
                 _count(frames, frame, failed=1, running=-1)
             else:  # MapIterationAborted: the iteration's pending work is abandoned
                 child_key = child_id(frame.id, index)
-                frames[child_key] = replace(frames[child_key], done=True, waiting=None)
+                frames[child_key] = replace(frames[child_key], done=True, failed=True,
+                                            waiting=None)
                 _count(frames, frame, running=-1)
         case ev.FanoutDetails(input=branch_input) if kind == "ParallelStateStarted":
             assert frame is not None
@@ -236,15 +242,30 @@ def apply(work: ExecutionState, event: ev.HistoryEvent) -> None:
                               last_event_id=event.id)
                 frames[child.id] = child
         case ev.FanoutDetails():
-            # Map/Parallel succeeded or failed: its iterations are over.
+            # Map/Parallel succeeded or failed. Children stay until the state is left (a
+            # redrive reruns only the unsuccessful ones); unfinished branches are aborted.
             assert frame is not None
-            _clear_children(frames, frame)
+            if kind == "ParallelStateFailed":
+                for child in children(work, frame):
+                    if not child.done:
+                        frames[child.id] = replace(child, done=True, failed=True, waiting=None)
             frames[frame.id] = replace(frame, last_event_id=event.id)
+        case ev.FrameRedrivenDetails():
+            assert frame is not None
+            _redrive_frame(work, frame)
+        case ev.ExecutionRedrivenDetails(redrive_count=count):
+            work.status = "RUNNING"
+            work.redrive_count = count
+            work.attempt_started = event.timestamp
+            work.stop_time = None
+            work.error = None
+            work.cause = None
         case ev.ExecutionStartedDetails():
             work.input = details.input
             work.role_arn = details.role_arn
             work.seed = details.seed
             work.start_time = event.timestamp
+            work.attempt_started = event.timestamp
             work.status = "RUNNING"
             frames.clear()
             frames[""] = Frame(id="", machine="", value=details.input, last_event_id=event.id)
@@ -255,11 +276,14 @@ def apply(work: ExecutionState, event: ev.HistoryEvent) -> None:
             frames.clear()
         case ev.ErrorDetails(error=error, cause=cause):
             if kind in ev.TERMINAL_TYPES:
+                # Frames stay: RedriveExecution restarts from them.
                 work.status = _TERMINAL_STATUS[kind]
                 work.error = error
                 work.cause = cause
                 work.stop_time = event.timestamp
-                frames.clear()
+                for key, stuck in list(frames.items()):
+                    if stuck.waiting is not None:
+                        frames[key] = replace(stuck, waiting=None)
             elif frame is not None:
                 frames[frame.id] = replace(frame, last_event_id=event.id)
         case ev.MessageDetails():
@@ -269,6 +293,24 @@ def apply(work: ExecutionState, event: ev.HistoryEvent) -> None:
                 frames[frame.id] = replace(frame, last_event_id=event.id)
         case _:
             raise AssertionError(f"unhandled event {kind}")
+
+
+def _redrive_frame(work: ExecutionState, frame: Frame) -> None:
+    frames = work.frames
+    fanout = frame.fanout
+    if fanout is None:
+        frames[frame.id] = replace(frame, done=False, failed=False, error=None, cause=None,
+                                   waiting=None)
+        return
+    restarted = 0
+    for child in children(work, frame):
+        if child.failed or not child.done:
+            frames[child.id] = replace(child, done=False, failed=False, error=None, cause=None,
+                                       waiting=None)
+            restarted += 1
+    frames[frame.id] = replace(frame, waiting=None, fanout=replace(
+        fanout, failed=0, running=restarted,
+        succeeded=fanout.succeeded if fanout.kind == "map" else fanout.total - restarted))
 
 
 def _bump(counts: tuple[int, ...], index: int) -> tuple[int, ...]:

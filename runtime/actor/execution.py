@@ -7,8 +7,8 @@ the effect runner, whose outcomes come back as messages.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
 
 import anyio
 import structlog
@@ -21,9 +21,6 @@ from runtime.messages import Message
 from runtime.program import Program
 from runtime.reducers import decide
 from runtime.state import ExecutionState
-
-if TYPE_CHECKING:
-    pass
 
 log = structlog.get_logger("stepline.execution")
 
@@ -52,10 +49,8 @@ class ExecutionActor:
     def tell(self, message: Message) -> None:
         """Queue a message; messages to a finished execution are dropped."""
         if not self.finished.is_set():
-            try:
+            with contextlib.suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
                 self._send.send_nowait(message)
-            except (anyio.ClosedResourceError, anyio.BrokenResourceError):
-                pass
 
     async def run(self) -> None:
         async with self._receive:

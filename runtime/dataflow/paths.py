@@ -19,7 +19,7 @@ from typing import Any, Final
 
 from jsonpath_ng import JSONPath
 from jsonpath_ng.exceptions import JSONPathError
-from jsonpath_ng.ext import parse as parse_jsonpath
+from jsonpath_ng.ext.parser import parse as parse_jsonpath
 from jsonpath_ng.jsonpath import DatumInContext, Fields, Index, Slice
 
 from runtime.dataflow.scope import JSON, Evaluator, Scope

@@ -12,12 +12,19 @@ import msgspec
 from runtime import errors
 from runtime import events as ev
 from runtime.effects import Effect, StartTimer
-from runtime.messages import Message, StartExecution, StopExecution, TaskCompleted, TimerFired
+from runtime.messages import (
+    Message,
+    RedriveExecution,
+    StartExecution,
+    StopExecution,
+    TaskCompleted,
+    TimerFired,
+)
 from runtime.program import Program, TaskNode, WaitNode
-from runtime.reducers import task, wait
+from runtime.reducers import fanout, task, wait
 from runtime.reducers.dispatch import rerun_state
 from runtime.reducers.turn import EXECUTION_TIMEOUT_KEY, TIMEOUT_SUFFIX, Turn, effects_for
-from runtime.state import ExecutionState
+from runtime.state import ExecutionState, children
 
 
 class Decision(msgspec.Struct, frozen=True):
@@ -32,7 +39,8 @@ class Decision(msgspec.Struct, frozen=True):
 def decide(program: Program, state: ExecutionState, message: Message) -> Decision:
     """Every non-empty decision starts with a `MessageReceived` event recording `message`."""
     turn = Turn(program, state, message.at)
-    if state.status == "RUNNING" or isinstance(message, StartExecution):
+    if state.status == "RUNNING" or isinstance(message, StartExecution) or (
+            isinstance(message, RedriveExecution) and state.status in REDRIVABLE):
         turn.emit(ev.MESSAGE_RECEIVED, "", ev.MessageDetails(message=message))
         _receive(turn, message)
         if len(turn.events) == 1:  # nothing waited for this message: leave no trace
@@ -70,6 +78,32 @@ def _receive(turn: Turn, message: Message) -> None:
         case StopExecution():
             turn.emit("ExecutionAborted", "", ev.ErrorDetails(
                 error=message.error, cause=message.cause))
+        case RedriveExecution():
+            turn.emit("ExecutionRedriven", "", ev.ExecutionRedrivenDetails(
+                redrive_count=turn.work.redrive_count + 1))
+            _redrive(turn, "")
+            if turn.program.timeout_seconds:
+                turn.effects.append(StartTimer(
+                    key=EXECUTION_TIMEOUT_KEY, due=message.at + turn.program.timeout_seconds))
+
+
+REDRIVABLE = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
+
+
+def _redrive(turn: Turn, frame_id: str) -> None:
+    """Restart the unsuccessful work of a frame: its current state, or the failed, aborted
+    and unfinished children of its Map/Parallel state (AWS reruns only those)."""
+    turn.emit(ev.FRAME_REDRIVEN, frame_id, ev.FrameRedrivenDetails())
+    frame = turn.frame(frame_id)
+    if frame.fanout is None:
+        state_name = frame.state or turn.program.machines[frame.machine].start_at
+        turn.queue.append((frame_id, state_name, frame.value))
+        return
+    restarted = [child.id for child in children(turn.work, frame) if not child.done]
+    for child_id in restarted:
+        _redrive(turn, child_id)
+    if not restarted:
+        fanout.progress(turn, frame_id)
 
 
 def _timer_fired(turn: Turn, message: TimerFired) -> None:
@@ -100,7 +134,7 @@ def pending_effects(program: Program, state: ExecutionState) -> list[Effect]:
     out: list[Effect] = []
     if program.timeout_seconds:
         out.append(StartTimer(key=EXECUTION_TIMEOUT_KEY,
-                              due=state.start_time + program.timeout_seconds))
+                              due=state.attempt_started + program.timeout_seconds))
     for frame in state.frames.values():
         if frame.waiting is not None:
             out.extend(effects_for(state, frame, frame.waiting))

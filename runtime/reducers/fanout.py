@@ -121,7 +121,7 @@ def _start_iteration(turn: Turn, frame_id: str, node: MapNode, index: int) -> No
 
 
 def _iteration_result(child: Frame) -> JSON:
-    if child.error is not None or child.cause is not None:
+    if child.failed:
         return {"Error": child.error, "Cause": child.cause}
     return child.value
 

@@ -90,7 +90,7 @@ class Turn:
                 "Execution": {
                     "Id": work.execution_arn, "Input": work.input,
                     "StartTime": iso_time(work.start_time), "Name": work.name,
-                    "RoleArn": work.role_arn, "RedriveCount": 0,
+                    "RoleArn": work.role_arn, "RedriveCount": work.redrive_count,
                 },
                 "StateMachine": {"Id": work.state_machine_arn,
                                  "Name": arn_name(work.state_machine_arn)},
