@@ -30,6 +30,7 @@ from runtime.actor.clock import Clock, SystemClock, VirtualClock
 from runtime.actor.execution import ExecutionActor
 from runtime.actor.timers import TimerService
 from runtime.catalog import NAME_RE, Catalog, StateMachine
+from runtime.dataflow.scope import MISSING
 from runtime.effects import Effect, InvokeTask, StartTimer
 from runtime.errors import AslError
 from runtime.history import render_history
@@ -49,7 +50,9 @@ from runtime.model.validate import (
 from runtime.program import Program
 from runtime.reducers import REDRIVABLE, pending_effects
 from runtime.reducers.turn import MAX_PAYLOAD_BYTES
+from runtime.replay import ReplayResult, replay
 from runtime.state import ExecutionState, new_state, project
+from runtime.timetravel import StateView, fork_point, state_at, with_state_input
 
 log = structlog.get_logger("stepline.runtime")
 
@@ -309,6 +312,65 @@ class Runtime:
         self.group.start_soon(revived.run)
         return _describe(revived.state)
 
+    # -- replay and time travel ----------------------------------------------------------
+
+    def _initial_state(self, execution_arn: str) -> ExecutionState:
+        actor = self._actor(execution_arn)
+        return new_state(execution_arn, actor.state.state_machine_arn, actor.state.name)
+
+    def replay(self, execution_arn: str, *, definition: str | Mapping[str, Any] | None = None
+               ) -> ReplayResult:
+        """Re-run the reducers over the execution's recorded messages (with its own
+        definition, or `definition` to ask "would this change replay the same?") and report
+        the first event where the run parts from the record."""
+        actor = self._actor(execution_arn)
+        program = actor.program if definition is None else self.catalog.compile(definition)[1]
+        return replay(program, actor.history, state=self._initial_state(execution_arn))
+
+    def state_at(self, execution_arn: str, event_id: int) -> StateView:
+        """The execution as of just after event `event_id`: per frame, the state, its input,
+        its output if it had just exited, and the variables."""
+        return state_at(self._actor(execution_arn).history, event_id,
+                        state=self._initial_state(execution_arn))
+
+    async def fork(self, execution_arn: str, at_event: int, *,
+                   definition: str | Mapping[str, Any] | None = None, input: JSON = MISSING,
+                   name: str | None = None) -> str:
+        """Start a new execution from the point of an old one just after `at_event` (the end
+        of the turn holding it), optionally with another definition, or another input for the
+        state the top level is in there. Returns the new execution's ARN; its history begins
+        with the old one's up to that point."""
+        source = self._actor(execution_arn)
+        events = source.history
+        point = fork_point(events, at_event, state=self._initial_state(execution_arn))
+        machine = self.state_machine(source.state.state_machine_arn)
+        text = machine.definition
+        program = source.program
+        if definition is not None:
+            text, program = self.catalog.compile(definition, type=machine.type)
+        definition_id = await self._record_definition(text)
+        name = name or f"{source.state.name}-fork-{uuid.uuid4().hex[:8]}"
+        if not NAME_RE.match(name):
+            raise AslError("InvalidName", f"Invalid Name: '{name}'")
+        arn = f"arn:aws:states:{self.region}:{self.account}:execution:{machine.name}:{name}"
+        if arn in self._executions or arn in self._finished:
+            raise AslError("ExecutionAlreadyExists", f"Execution Already Exists: '{arn}'")
+        prefix = [_reroute(event, definition_id) for event in events[:point.version]]
+        state = msgspec.structs.replace(point, execution_arn=arn, name=name)
+        if input is not MISSING:
+            state = with_state_input(state, "", input)
+        actor = self._new_actor(program, state, prefix)
+        await actor.append_history(prefix, expected_version=0)
+        if state.status != "RUNNING":
+            actor.finished.set()
+            self._finished[arn] = actor
+            return arn
+        self._executions[arn] = actor
+        self.group.start_soon(actor.run)
+        for effect in pending_effects(program, state):
+            self._run_effect(actor, effect)
+        return arn
+
     def describe_execution(self, execution_arn: str) -> Execution:
         return _describe(self._actor(execution_arn).state)
 
@@ -395,6 +457,14 @@ class Runtime:
                 at=self.clock.now(), key=effect.key, failed=True, timed_out=True,
                 error="States.Timeout" if timed_out else "States.HeartbeatTimeout")
         actor.tell(message)
+
+
+def _reroute(event: ev.HistoryEvent, definition_id: str) -> ev.HistoryEvent:
+    """A history event copied into a fork, which may run another definition."""
+    if isinstance(event.details, ev.ExecutionStartedDetails):
+        details = msgspec.structs.replace(event.details, definition_id=definition_id)
+        return msgspec.structs.replace(event, details=details)
+    return event
 
 
 def _decode_input(text: str) -> JSON:

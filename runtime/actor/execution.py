@@ -70,14 +70,18 @@ class ExecutionActor:
         for effect in decision.effects:
             self.run_effect(self, effect)
 
-    async def _append(self, events: tuple[ev.HistoryEvent, ...]) -> None:
-        base = self.state.version
+    async def append_history(self, events: list[ev.HistoryEvent], *, expected_version: int
+                             ) -> None:
+        """Write events recorded elsewhere (a fork's inherited history) to this stream."""
         stored = [
-            StoredEvent(stream_id=self.arn, version=base + offset, type=event.type,
+            StoredEvent(stream_id=self.arn, version=expected_version + offset, type=event.type,
                         data=ev.EVENT_CODEC.encode(event))
             for offset, event in enumerate(events, start=1)
         ]
-        await self.event_log.append(self.arn, stored, expected_version=base)
+        await self.event_log.append(self.arn, stored, expected_version=expected_version)
+
+    async def _append(self, events: tuple[ev.HistoryEvent, ...]) -> None:
+        await self.append_history(list(events), expected_version=self.state.version)
 
     def close(self) -> None:
         self._send.close()
