@@ -5,6 +5,10 @@
     stepline validate DEF.json
     stepline history STORE EXECUTION     (an execution's events, from a file store)
     stepline resume STORE [--tasks tasks.py]   (continue every unfinished execution)
+    stepline replay STORE EXECUTION [--definition DEF.json]   (divergence check)
+    stepline inspect STORE EXECUTION --at N   (the execution just after event N)
+    stepline fork STORE EXECUTION --at N [--definition DEF.json] [--input JSON|@file]
+                  [--tasks tasks.py] [--name NAME]   (run a new execution from event N)
 
 Exit status: 0 on success (execution SUCCEEDED, definition without errors); 1 when the
 execution ends FAILED/TIMED_OUT/ABORTED or the definition has errors; 2 on bad input. Bad input
@@ -26,6 +30,7 @@ from pathlib import Path
 from typing import Any, Literal, TextIO
 
 import anyio
+import msgspec
 import structlog
 
 from runtime.engine import Execution, Runtime
@@ -57,6 +62,12 @@ def main(argv: list[str] | None = None) -> int:
             return _history(args.store, args.execution)
         if args.command == "resume":
             return _resume(args.store, _load_tasks(args.tasks) if args.tasks else {})
+        if args.command == "replay":
+            return _replay(args)
+        if args.command == "inspect":
+            return _inspect(args)
+        if args.command == "fork":
+            return _fork(args)
         return _run(args)
     except AslError as error:
         print(f"stepline: {error.code}: {_one_line(error.message)}", file=sys.stderr)
@@ -106,6 +117,29 @@ def _parser() -> argparse.ArgumentParser:
     resume.add_argument("store", help="the store directory")
     resume.add_argument("--tasks", metavar="FILE.py",
                         help="Python file whose TASKS dict serves the executions' Task states")
+
+    replay = commands.add_parser(
+        "replay", help="re-run an execution's recorded messages and report any divergence")
+    replay.add_argument("store", help="the store directory")
+    replay.add_argument("execution", help="execution name or ARN")
+    replay.add_argument("--definition", metavar="DEF.json",
+                        help="replay against this definition instead of the recorded one")
+
+    inspect = commands.add_parser("inspect", help="show an execution as of one event")
+    inspect.add_argument("store", help="the store directory")
+    inspect.add_argument("execution", help="execution name or ARN")
+    inspect.add_argument("--at", type=int, required=True, metavar="N", help="event id")
+
+    fork = commands.add_parser("fork", help="run a new execution from a point of an old one")
+    fork.add_argument("store", help="the store directory")
+    fork.add_argument("execution", help="execution name or ARN")
+    fork.add_argument("--at", type=int, required=True, metavar="N", help="event id")
+    fork.add_argument("--definition", metavar="DEF.json", help="run on with this definition")
+    fork.add_argument("--input", metavar="JSON | @FILE",
+                      help="replace the input of the state the execution is in at event N")
+    fork.add_argument("--tasks", metavar="FILE.py",
+                      help="Python file whose TASKS dict serves Task states")
+    fork.add_argument("--name", help="name of the new execution")
     return parser
 
 
@@ -142,6 +176,77 @@ def _resume(store: str, tasks: TaskTable) -> int:
         reason = [part for part in (execution.error, execution.cause) if part is not None]
         print(_one_line(" ".join((execution.name, execution.status, *reason))))
     return 0 if all(e.status == "SUCCEEDED" for e in executions) else 1
+
+
+def _find(runtime: Runtime, execution: str) -> str:
+    for candidate in runtime.list_executions():
+        if execution in (candidate.execution_arn, candidate.name):
+            return candidate.execution_arn
+    raise AslError("ExecutionDoesNotExist", f"Execution Does Not Exist: '{execution}'")
+
+
+def _replay(args: argparse.Namespace) -> int:
+    definition = _read(args.definition, "definition", "InvalidDefinition") \
+        if args.definition else None
+
+    async def check() -> str | None:
+        async with Runtime(store=_store_dir(args.store)) as runtime:
+            result = runtime.replay(_find(runtime, args.execution), definition=definition)
+            return result.divergence.describe() if result.divergence is not None else None
+
+    divergence = anyio.run(check)
+    if divergence is None:
+        print("replay matches the recorded history")
+        return 0
+    print(_one_line(divergence))
+    return 1
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    async def view() -> Any:
+        async with Runtime(store=_store_dir(args.store)) as runtime:
+            try:
+                return runtime.state_at(_find(runtime, args.execution), args.at)
+            except ValueError as error:
+                raise AslError("ValidationException", str(error)) from None
+
+    print(msgspec.json.format(msgspec.json.encode(anyio.run(view)), indent=2).decode())
+    return 0
+
+
+def _fork(args: argparse.Namespace) -> int:
+    definition = _read(args.definition, "definition", "InvalidDefinition") \
+        if args.definition else None
+    replacement = _input_text(args.input)
+    tasks = _load_tasks(args.tasks) if args.tasks else {}
+
+    async def run_fork() -> Execution:
+        async with Runtime(store=_store_dir(args.store), tasks=tasks) as runtime:
+            source = _find(runtime, args.execution)
+            options: dict[str, Any] = {"definition": definition, "name": args.name}
+            if replacement is not None:
+                options["input"] = _decode_json(replacement)
+            try:
+                forked = await runtime.fork(source, args.at, **options)
+            except (ValueError, KeyError) as error:
+                raise AslError("ValidationException", str(error)) from None
+            return await runtime.wait(forked)
+
+    execution = anyio.run(run_fork)
+    print(f"{execution.name} {execution.status}", file=sys.stderr)
+    if execution.status == "SUCCEEDED":
+        print(json.dumps(execution.output, indent=2, ensure_ascii=False))
+        return 0
+    reason = [part for part in (execution.error, execution.cause) if part is not None]
+    print(_one_line(": ".join((execution.status, *reason))), file=sys.stderr)
+    return 1
+
+
+def _decode_json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError as error:
+        raise AslError("InvalidExecutionInput", f"Invalid input JSON: {error}") from None
 
 
 async def _resume_all(store: str, tasks: TaskTable) -> list[Execution]:
