@@ -12,9 +12,8 @@ Rules of this module:
 4. An expression that yields nothing (JSONata's `undefined`) fails the state with
    `States.QueryEvaluationError`, at any depth of a template: AWS does not drop the key
    (`Output/result` in the corpus fails rather than producing `{}`).
-5. Non-determinism comes from the scope only: `$random()`/`$uuid()` draw from `scope.random()`,
-   `$now()`/`$millis()` return the state's entered time (`$states.context.State.EnteredTime`),
-   never the wall clock, so replays evaluate to the same values.
+5. Non-determinism comes from the scope only (see `jsonata_functions`: `$random()`, `$uuid()`,
+   `$now()` and `$millis()` never read the wall clock or a global generator).
 
 The engine is `jsonata-python`. Its `Jsonata.evaluate()` is bypassed: it would copy every binding
 into a new frame, walk (and rewrite in place) the whole result to convert nulls, and read
@@ -24,21 +23,22 @@ into a new frame, walk (and rewrite in place) the whole result to convert nulls,
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
-import random
 import re
-import uuid
-from collections.abc import Callable, Iterator, Mapping
-from datetime import datetime
+from collections.abc import Iterator
 from typing import Any, Final, Literal
 
 from jsonata import JException, Jsonata
-from jsonata.functions import Functions
 from jsonata.parser import Parser
 from jsonata.utils import Utils
 
+from runtime.dataflow.jsonata_functions import (
+    AWS_FRAME,
+    SCOPED_FUNCTIONS,
+    FunctionError,
+    ScopedFunction,
+)
 from runtime.dataflow.scope import JSON, MISSING, Evaluator, Scope
 from runtime.errors import QUERY_EVALUATION_ERROR, AslError, StatesError
 
@@ -209,7 +209,7 @@ def _compile_expression(
             result = engine.eval(ast, None, frame)
         except JException as error:
             raise failure.threw(f". {error.error}: {_render(error)}") from None
-        except _FunctionError as error:
+        except FunctionError as error:
             raise failure.threw(f": {error}") from None
         except (ArithmeticError, ValueError, TypeError, RecursionError) as error:
             # jsonata-python lets some Python errors through where jsonata-js raises a coded
@@ -390,6 +390,38 @@ def _top_level_nodes(node: Any) -> Iterator[Any]:
             yield from _nested_symbols(child)
 
 
+def states_fields_read(expression: str) -> frozenset[str]:
+    """The `$states` fields (`result`, `errorOutput`, ...) a `{% %}` expression reads by name,
+    anywhere in it (predicates and function bodies included); empty if it does not parse.
+
+    AWS (workflow-variables, reserved variable `$states`): "Attempting to access $states.result
+    or $states.errorOutput in fields and states where they are not accessible will be caught at
+    creation, update, or validation of the state machine."
+    """
+    try:
+        root = Jsonata(expression[len(OPEN):-len(CLOSE)].strip()).ast
+    except JException:
+        return frozenset()
+    found: set[str] = set()
+    pending: list[Any] = [root]
+    seen: set[int] = set()
+    while pending:
+        node = pending.pop()
+        if isinstance(node, list | tuple):
+            pending.extend(node)
+            continue
+        if not isinstance(node, Parser.Symbol) or id(node) in seen:
+            continue
+        seen.add(id(node))
+        steps = node.steps if node.type == "path" else None
+        if steps and len(steps) > 1 and steps[0].type == "variable" \
+                and steps[0].value == "states" and steps[1].type == "name":
+            found.add(str(steps[1].value))
+        pending.extend(child for name, child in vars(node).items()
+                       if not name.startswith("_") and name != "ancestor")
+    return frozenset(found)
+
+
 def _nested_symbols(value: Any) -> Iterator[Any]:
     if isinstance(value, Parser.Symbol):
         yield from _top_level_nodes(value)
@@ -428,11 +460,7 @@ _ARRAY_ITEM_TYPES: Final = {
 }
 
 
-# --- bindings: $states, workflow variables, AWS's functions ----------------------------------
-
-
-class _FunctionError(Exception):
-    """A failure inside one of AWS's added functions (they have no JSONata error code)."""
+# --- bindings: $states and workflow variables ---------------------------------------------
 
 
 class _ScopeFrame(Jsonata.Frame):  # type: ignore[misc]  # the engine ships no type hints
@@ -440,7 +468,7 @@ class _ScopeFrame(Jsonata.Frame):  # type: ignore[misc]  # the engine ships no t
     built only when the expression looks them up."""
 
     def __init__(self, scope: Scope, *, needs_context: bool) -> None:
-        super().__init__(_AWS_FRAME)
+        super().__init__(AWS_FRAME)
         self._scope = scope
         self._needs_context = needs_context
 
@@ -453,10 +481,10 @@ class _ScopeFrame(Jsonata.Frame):  # type: ignore[misc]  # the engine ships no t
         else:
             value = self._scope.variables.get(name, Utils.NONE)
             if value is Utils.NONE:
-                scoped = _SCOPED_FUNCTIONS.get(name)
+                scoped = SCOPED_FUNCTIONS.get(name)
                 if scoped is None:
                     return super().lookup(name)
-                value = _ScopedFunction(scoped, self._scope)
+                value = ScopedFunction(scoped, self._scope)
             elif value is None:
                 # A bare None binding reads as `undefined` in jsonata-python; JSON null is this.
                 value = Utils.NULL_VALUE
@@ -473,129 +501,3 @@ class _ScopeFrame(Jsonata.Frame):  # type: ignore[misc]  # the engine ships no t
         if scope.error_output is not MISSING:
             states["errorOutput"] = scope.error_output
         return states
-
-
-class _ScopedFunction(Jsonata.JFunction):  # type: ignore[misc]  # no type hints upstream
-    """One of AWS's functions that reads the scope ($random, $uuid, $now, $millis)."""
-
-    def __init__(self, template: Jsonata.JFunction, scope: Scope) -> None:
-        self.function = template.function
-        self.signature = template.signature
-        self.function_name = template.function_name
-        self._implementation = template.function.function
-        self._scope = scope
-
-    def call(self, input: Any, args: Any) -> Any:
-        return self._implementation(self._scope, *(args or ()))
-
-
-def _define(signature: str, implementation: Callable[..., Any]) -> Jsonata.JFunction:
-    return Jsonata.JFunction(Jsonata.JLambda(implementation), signature)
-
-
-def _partition(array: list[Any], size: float) -> list[list[Any]]:
-    # AWS: integer parameters of its functions are rounded down.
-    chunk = math.floor(size)
-    if chunk <= 0:
-        raise _FunctionError(f"The chunk size must be a positive integer, but was {size}")
-    return [list(array[start:start + chunk]) for start in range(0, len(array), chunk)]
-
-
-_RANGE_LIMIT: Final = 10_000_000  # JSONata's own limit for the `[a..b]` operator (D2014)
-
-
-def _range(start: float, end: float, step: float) -> list[int]:
-    first, last, delta = math.floor(start), math.floor(end), math.floor(step)
-    if delta == 0:
-        raise _FunctionError("The step of $range must not be 0")
-    values = range(first, last + (1 if delta > 0 else -1), delta)
-    if len(values) > _RANGE_LIMIT:
-        raise _FunctionError(f"$range would generate more than {_RANGE_LIMIT} values")
-    return list(values)
-
-
-_HASH_ALGORITHMS: Final[Mapping[str, Callable[[bytes], Any]]] = {
-    "MD5": hashlib.md5,
-    "SHA-1": hashlib.sha1,
-    "SHA-256": hashlib.sha256,
-    "SHA-384": hashlib.sha384,
-    "SHA-512": hashlib.sha512,
-}
-
-
-def _hash(data: str, algorithm: str) -> str:
-    digest = _HASH_ALGORITHMS.get(algorithm)
-    if digest is None:
-        supported = ", ".join(_HASH_ALGORITHMS)
-        raise _FunctionError(
-            f"The hash algorithm '{algorithm}' is not supported; use one of {supported}"
-        )
-    return str(digest(data.encode()).hexdigest())
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def _parse(text: str) -> Any:
-    try:
-        value = json.loads(text, parse_constant=_reject_constant)
-    except ValueError as error:
-        raise _FunctionError(f"Unable to parse '{text}' as JSON: {error}") from None
-    return Utils.NULL_VALUE if value is None else value
-
-
-def _random(scope: Scope, seed: float | None = None) -> float:
-    if seed is None:
-        return scope.random().random()
-    # AWS: the same seed always gives the same number.
-    return random.Random(math.floor(seed)).random()
-
-
-def _uuid(scope: Scope) -> str:
-    return str(uuid.UUID(int=scope.random().getrandbits(128), version=4))
-
-
-def _entered_millis(scope: Scope) -> int:
-    context = scope.context
-    state = context.get("State") if isinstance(context, dict) else None
-    entered = state.get("EnteredTime") if isinstance(state, dict) else None
-    if not isinstance(entered, str):
-        raise _FunctionError("The state's entered time is not available")
-    return int(datetime.fromisoformat(entered).timestamp() * 1000)
-
-
-def _now(scope: Scope, picture: str | None = None, timezone: str | None = None) -> str | None:
-    millis = _entered_millis(scope)
-    formatted: str | None = Functions.datetime_from_millis(millis, picture, timezone)
-    return formatted
-
-
-def _millis(scope: Scope) -> int:
-    return _entered_millis(scope)
-
-
-_SCOPED_FUNCTIONS: Final[Mapping[str, Jsonata.JFunction]] = {
-    "random": _define("<n?:n>", _random),
-    "uuid": _define("<:s>", _uuid),
-    "now": _define("<s?s?:s>", _now),
-    "millis": _define("<:n>", _millis),
-}
-
-
-def _build_aws_frame() -> Jsonata.Frame:
-    frame = Jsonata.Frame(Jsonata.static_frame)
-    frame.bind("partition", _define("<an:a>", _partition))
-    frame.bind("range", _define("<nnn:a<n>>", _range))
-    frame.bind("hash", _define("<ss:s>", _hash))
-    frame.bind("parse", _define("<s:j>", _parse))
-    # AWS supports every JSONata 2.0.6 function except $eval ($parse replaces it): calling it
-    # fails as calling any undefined function does (T1006).
-    frame.bind("eval", None)
-    for name, function in _SCOPED_FUNCTIONS.items():
-        if function.signature is not None:
-            function.signature.set_function_name(name)
-    return frame
-
-
-_AWS_FRAME: Final = _build_aws_frame()

@@ -19,53 +19,42 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any, Final, Literal
+from collections.abc import Iterator, Sequence
+from typing import Any, Final
 
-import jsonata
-import msgspec
-
-from runtime.dataflow.intrinsics import compile_intrinsic
-from runtime.dataflow.paths import compile_items_path, compile_path, compile_result_path
+from runtime.dataflow.paths import compile_items_path
 from runtime.errors import AslError
+from runtime.model.validate_rules import (
+    DUPLICATE_STATE_NAME,
+    ERROR,
+    INVALID_JSON_DESCRIPTION,
+    INVALID_LABEL_NAME,
+    INVALID_STATE_NAME,
+    JSONATA,
+    JSONPATH,
+    MAX_WAIT,
+    MISSING_END_STATE,
+    MISSING_TRANSITION_TARGET,
+    PASS_RESULT_IS_STATIC,
+    SCHEMA_VALIDATION_FAILED,
+    TIMESTAMP,
+    Diagnostic,
+    RuleChecker,
+    compiles,
+    dollar_fields,
+    is_int,
+    is_jsonata,
+    path_is_valid,
+)
 
 __all__ = [
+    "ERROR",
     "Diagnostic",
     "invalid_definition_message",
     "parse_definition",
     "validate_definition",
     "validate_definition_text",
 ]
-
-ERROR: Final = "ERROR"
-WARNING: Final = "WARNING"
-
-SCHEMA_VALIDATION_FAILED: Final = "SCHEMA_VALIDATION_FAILED"
-INVALID_JSON_DESCRIPTION: Final = "INVALID_JSON_DESCRIPTION"
-MISSING_TRANSITION_TARGET: Final = "MISSING_TRANSITION_TARGET"
-MISSING_END_STATE: Final = "MISSING_END_STATE"
-DUPLICATE_STATE_NAME: Final = "DUPLICATE_STATE_NAME"
-INVALID_STATE_NAME: Final = "INVALID_STATE_NAME"
-INVALID_LABEL_NAME: Final = "INVALID_LABEL_NAME"
-NO_DOLLAR: Final = "NO_DOLLAR"
-PASS_RESULT_IS_STATIC: Final = "PASS_RESULT_IS_STATIC"
-
-JSONPATH: Final = "JSONPath"
-JSONATA: Final = "JSONata"
-
-
-class Diagnostic(msgspec.Struct, frozen=True, kw_only=True):
-    """One finding, shaped like AWS's ValidateStateMachineDefinitionDiagnostic."""
-
-    #: "ERROR" makes the definition invalid; "WARNING" does not.
-    severity: Literal["ERROR", "WARNING"]
-    #: AWS's diagnostic code, e.g. SCHEMA_VALIDATION_FAILED, MISSING_TRANSITION_TARGET.
-    code: str
-    #: Human-readable description, worded as AWS words it where known.
-    message: str
-    #: JSON location such as "/States/A/Next"; None where AWS gives none.
-    location: str | None = None
-
 
 # --------------------------------------------------------------------------- field tables
 
@@ -93,144 +82,27 @@ _FIELDS: Final[dict[str, frozenset[str]]] = {
         "ToleratedFailureCount", "ToleratedFailureCountPath",
     },
 }
-_JSONPATH_ONLY: Final = frozenset({
-    "InputPath", "OutputPath", "Parameters", "ResultSelector", "ResultPath", "Result",
-    "ItemsPath", "SecondsPath", "TimestampPath", "ErrorPath", "CausePath",
-    "TimeoutSecondsPath", "HeartbeatSecondsPath", "MaxConcurrencyPath",
-    "ToleratedFailurePercentagePath", "ToleratedFailureCountPath", "Variable",
-})
-_JSONATA_ONLY: Final = frozenset({"Arguments", "Output", "Items", "Condition"})
 _TOP_FIELDS: Final = frozenset({"Comment", "StartAt", "States", "Version", "TimeoutSeconds",
                                 "QueryLanguage"})
 _BRANCH_FIELDS: Final = frozenset({"Comment", "StartAt", "States"})
 _PROCESSOR_FIELDS: Final = _BRANCH_FIELDS | {"ProcessorConfig"}
-_RETRIER_FIELDS: Final = frozenset({"ErrorEquals", "IntervalSeconds", "MaxAttempts",
-                                    "BackoffRate", "MaxDelaySeconds", "JitterStrategy",
-                                    "Comment"})
-_CATCHER_FIELDS: Final = frozenset({"ErrorEquals", "Next", "ResultPath", "Output", "Assign",
-                                    "Comment"})
 _WAIT_FIELDS: Final = ("Seconds", "Timestamp", "SecondsPath", "TimestampPath")
-
-_OPERAND_TYPES: Final[dict[str, str]] = {
-    "StringEquals": "str", "StringLessThan": "str", "StringGreaterThan": "str",
-    "StringLessThanEquals": "str", "StringGreaterThanEquals": "str", "StringMatches": "str",
-    "NumericEquals": "num", "NumericLessThan": "num", "NumericGreaterThan": "num",
-    "NumericLessThanEquals": "num", "NumericGreaterThanEquals": "num",
-    "BooleanEquals": "bool",
-    "TimestampEquals": "ts", "TimestampLessThan": "ts", "TimestampGreaterThan": "ts",
-    "TimestampLessThanEquals": "ts", "TimestampGreaterThanEquals": "ts",
-    "IsNull": "bool", "IsPresent": "bool", "IsNumeric": "bool", "IsString": "bool",
-    "IsBoolean": "bool", "IsTimestamp": "bool",
-}
-_PATH_OPERATORS: Final = frozenset(
-    f"{name}Path" for name, kind in _OPERAND_TYPES.items()
-    if kind != "bool" and name != "StringMatches"
-) | {"BooleanEqualsPath"}
-_OPERATORS: Final = frozenset(_OPERAND_TYPES) | _PATH_OPERATORS
-_RULE_FIELDS: Final = _OPERATORS | {"Variable", "And", "Or", "Not", "Next", "Comment",
-                                     "Assign", "Output", "Condition"}
 
 _STATE_NAME_MAX: Final = 80
 _LABEL_MAX: Final = 40
 # Map Run labels follow AWS's resource-name rules (docs: Map state "Label").
 _LABEL_FORBIDDEN: Final = frozenset(' <>{}[]?*"#%\\^|~`$&,;:/')
-_TIMESTAMP: Final = re.compile(
-    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})"
-)
-_MAX_WAIT: Final = 99_999_999
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _is_jsonata(value: Any) -> bool:
-    return isinstance(value, str) and value.startswith("{%") and value.endswith("%}")
-
-
-# --------------------------------------------------------------------------- expressions
-
-def _compiles(compile_expression: Callable[[str], object], text: str) -> bool:
-    # The dataflow compilers are the grammar: what they refuse, AWS refuses at creation.
-    try:
-        compile_expression(text)
-    except AslError:
-        return False
-    return True
-
-
-def _path_is_valid(path: str) -> bool:
-    return _compiles(compile_path, path)
-
-
-def _intrinsic_is_valid(text: str) -> bool:
-    return _compiles(compile_intrinsic, text)
-
-
-def _jsonata_problem(value: str) -> str | None:
-    try:
-        jsonata.Jsonata(value[2:-2])
-    except Exception as error:  # the parser raises several unrelated exception types
-        return str(error)
-    return None
-
-
-def _strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _strings(item)
-
-
-def _dollar_fields(value: Any) -> Iterator[tuple[str, Any]]:
-    """Yield (key, value) for every key of a payload template, at any depth."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield key, item
-            yield from _dollar_fields(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _dollar_fields(item)
-
-
-def _looks_dynamic(value: Any) -> bool:
-    return isinstance(value, str) and (
-        value == "$" or value.startswith(("$.", "$$.", "$[")) or
-        (value.startswith("States.") and value.endswith(")"))
-    )
-
 
 # --------------------------------------------------------------------------- the checker
 
-class _Checker:
+class _Checker(RuleChecker):
     """Collects diagnostics for one definition; one instance per `validate_definition` call."""
 
     def __init__(self, machine_type: str, language: str) -> None:
+        super().__init__(language)
         self.machine_type = machine_type
-        self.language = language
-        self.found: list[Diagnostic] = []
         #: Every (location prefix, machine) seen in phase one, for the graph phase.
         self.scopes: list[tuple[str, dict[str, Any]]] = []
-
-    def error(self, message: str, location: str | None, code: str = SCHEMA_VALIDATION_FAILED
-              ) -> None:
-        self.found.append(Diagnostic(severity=ERROR, code=code, message=message,
-                                     location=location))
-
-    def warn(self, code: str, message: str, location: str) -> None:
-        self.found.append(Diagnostic(severity=WARNING, code=code, message=message,
-                                     location=location))
-
-    def has_errors(self) -> bool:
-        return any(found.severity == ERROR for found in self.found)
 
     # ----------------------------------------------------------------- machines
 
@@ -256,11 +128,6 @@ class _Checker:
         for name, state in states.items():
             self.state(name, state, f"{prefix}/States/{name}")
 
-    def unsupported(self, node: dict[str, Any], allowed: frozenset[str], location: str) -> None:
-        for field in node:
-            if field not in allowed:
-                self.error(f"Field '{field}' is not supported", location)
-
     def query_language(self, node: dict[str, Any], location: str) -> str:
         declared = node.get("QueryLanguage")
         if declared is None:
@@ -273,8 +140,6 @@ class _Checker:
             self.error("'QueryLanguage' can not be 'JSONPath' if set to 'JSONata' for whole "
                        "state machine", location)
         return str(declared)
-
-    # ----------------------------------------------------------------- states
 
     def state(self, name: str, state: Any, location: str) -> None:
         if len(name) > _STATE_NAME_MAX:
@@ -318,13 +183,7 @@ class _Checker:
             case "Map":
                 self.state_map(state, location, language)
 
-    def language_fields(self, node: dict[str, Any], language: str, location: str) -> None:
-        wrong, other = (_JSONATA_ONLY, JSONATA) if language == JSONPATH else (
-            _JSONPATH_ONLY, JSONPATH)
-        for field in node:
-            if field in wrong:
-                self.error(f"The QueryLanguage is set to '{language}', but field '{field}' is "
-                           f"only supported for the '{other}' QueryLanguage", location)
+    # ----------------------------------------------------------------- fields
 
     def transition(self, state: dict[str, Any], location: str) -> None:
         has_next = "Next" in state
@@ -342,7 +201,7 @@ class _Checker:
         for field in ("InputPath", "OutputPath"):
             value = state.get(field)
             if field in state and value is not None and not (
-                    isinstance(value, str) and _path_is_valid(value)):
+                    isinstance(value, str) and path_is_valid(value)):
                 self.error(f"The value for the field '{field}' must be a valid JSONPath",
                            f"{location}/{field}")
         self.result_path(state, location)
@@ -350,78 +209,9 @@ class _Checker:
             if field in state:
                 self.payload_template(state[field], f"{location}/{field}")
         if state.get("Type") == "Pass" and any(
-                key.endswith(".$") for key, _ in _dollar_fields(state.get("Result"))):
+                key.endswith(".$") for key, _ in dollar_fields(state.get("Result"))):
             self.warn(PASS_RESULT_IS_STATIC, "The Result field of a Pass state is static: "
                       "paths in it are not evaluated", f"{location}/Result")
-
-    def result_path(self, node: dict[str, Any], location: str) -> None:
-        value = node.get("ResultPath")
-        if "ResultPath" in node and value is not None and not (
-                isinstance(value, str) and _compiles(compile_result_path, value)):
-            self.error("The value for the field 'ResultPath' must be a valid ReferencePath",
-                       f"{location}/ResultPath")
-
-    def payload_template(self, template: Any, location: str) -> None:
-        for key, value in _dollar_fields(template):
-            if key.endswith(".$"):
-                if not (isinstance(value, str) and (
-                        _path_is_valid(value) or _intrinsic_is_valid(value))):
-                    self.error(f"The value for the field '{key}' must be a valid JSONPath or a "
-                               "valid intrinsic function call", location)
-            elif _looks_dynamic(value):
-                self.warn(NO_DOLLAR, f"The value for the field '{key}' looks like a path or "
-                          "an intrinsic function, but the field name does not end with '.$'",
-                          location)
-
-    def jsonata_fields(self, node: dict[str, Any], location: str) -> None:
-        for field in ("Arguments", "Output", "Assign", "Items", "ItemSelector", "Condition",
-                      "Seconds", "Timestamp", "Error", "Cause", "MaxConcurrency",
-                      "ToleratedFailurePercentage", "ToleratedFailureCount",
-                      "TimeoutSeconds", "HeartbeatSeconds", "Credentials"):
-            for text in _strings(node.get(field)):
-                if _is_jsonata(text):
-                    problem = _jsonata_problem(text)
-                    if problem is not None:
-                        self.error(f"The JSONata expression '{text[2:-2].strip()}' specified "
-                                   f"for the field '{field}' is invalid: {problem}",
-                                   f"{location}/{field}")
-
-    def path_field(self, node: dict[str, Any], field: str, location: str, *,
-                   intrinsic: bool = False) -> None:
-        value = node.get(field)
-        if field not in node:
-            return
-        if isinstance(value, str) and (
-                _path_is_valid(value) or (intrinsic and _intrinsic_is_valid(value))):
-            return
-        kind = "a valid JSONPath or a valid intrinsic function call" if intrinsic else (
-            "a valid JSONPath")
-        self.error(f"The value for the field '{field}' must be {kind}", f"{location}/{field}")
-
-    def exclusive(self, node: dict[str, Any], fields: Sequence[str], location: str) -> None:
-        present = [field for field in fields if field in node]
-        if len(present) > 1:
-            self.error(f"Only one of these fields can be set: [{', '.join(fields)}]", location)
-
-    def bounded(self, node: dict[str, Any], field: str, location: str, language: str, *,
-                low: float, high: float | None = None, integer: bool = True) -> None:
-        """Check a numeric field; JSONata states may give an expression instead."""
-        if field not in node:
-            return
-        value = node[field]
-        if language == JSONATA and _is_jsonata(value):
-            return
-        fits = _is_int(value) if integer else _is_number(value)
-        kind = "an INTEGER" if integer else "a NUMBER"
-        if not fits:
-            self.error(f"The value for the field '{field}' must be {kind}",
-                       f"{location}/{field}")
-        elif value < low:
-            self.error(f"The value for the field '{field}' must be greater than or equal to "
-                       f"{low:g}", f"{location}/{field}")
-        elif high is not None and value > high:
-            self.error(f"The value for the field '{field}' must be less than or equal to "
-                       f"{high:g}", f"{location}/{field}")
 
     # ----------------------------------------------------------------- per type
 
@@ -436,10 +226,10 @@ class _Checker:
             self.express_resource(resource, f"{location}/Resource")
         for field in ("TimeoutSeconds", "HeartbeatSeconds"):
             self.exclusive(state, (field, f"{field}Path"), location)
-            self.bounded(state, field, location, language, low=1, high=_MAX_WAIT)
+            self.bounded(state, field, location, language, low=1, high=MAX_WAIT)
             self.path_field(state, f"{field}Path", location)
         timeout, heartbeat = state.get("TimeoutSeconds", 0), state.get("HeartbeatSeconds", 0)
-        if _is_int(timeout) and _is_int(heartbeat) and 0 < timeout <= heartbeat:
+        if is_int(timeout) and is_int(heartbeat) and 0 < timeout <= heartbeat:
             self.error("The value for the field 'HeartbeatSeconds' must be smaller than the "
                        "value for the field 'TimeoutSeconds'", f"{location}/HeartbeatSeconds")
 
@@ -457,10 +247,10 @@ class _Checker:
         if len(present) != 1:
             self.error(f"Exactly one of these fields must be set: [{', '.join(_WAIT_FIELDS)}]",
                        location)
-        self.bounded(state, "Seconds", location, language, low=0, high=_MAX_WAIT)
+        self.bounded(state, "Seconds", location, language, low=0, high=MAX_WAIT)
         timestamp = state.get("Timestamp")
-        if "Timestamp" in state and not (language == JSONATA and _is_jsonata(timestamp)) and (
-                not isinstance(timestamp, str) or not _TIMESTAMP.fullmatch(timestamp)):
+        if "Timestamp" in state and not (language == JSONATA and is_jsonata(timestamp)) and (
+                not isinstance(timestamp, str) or not TIMESTAMP.fullmatch(timestamp)):
             self.error("The value for the field 'Timestamp' must be a valid RFC3339 timestamp",
                        f"{location}/Timestamp")
         self.path_field(state, "SecondsPath", location)
@@ -473,84 +263,6 @@ class _Checker:
                 self.error(f"The value for the field '{field}' must be a STRING",
                            f"{location}/{field}")
             self.path_field(state, f"{field}Path", location, intrinsic=True)
-
-    def state_choice(self, state: dict[str, Any], location: str, language: str) -> None:
-        choices = state.get("Choices")
-        if "Choices" not in state:
-            self.error("These fields are required: [Choices]", location)
-        elif not isinstance(choices, list) or not choices:
-            self.error("The field 'Choices' must be a non-empty array", f"{location}/Choices")
-        else:
-            for index, rule in enumerate(choices):
-                self.choice_rule(rule, f"{location}/Choices/{index}", language, top=True)
-        if "Default" in state and not isinstance(state["Default"], str):
-            self.error("The value for the field 'Default' must be a STRING",
-                       f"{location}/Default")
-
-    def choice_rule(self, rule: Any, location: str, language: str, *, top: bool) -> None:
-        if not isinstance(rule, dict):
-            self.error("A choice rule must be a JSON object", location)
-            return
-        allowed = _RULE_FIELDS if top else _RULE_FIELDS - {"Next", "Assign", "Output"}
-        self.unsupported(rule, allowed, location)
-        self.language_fields(rule, language, location)
-        if top and not isinstance(rule.get("Next"), str):
-            self.error("These fields are required: [Next]", location)
-        if language == JSONATA:
-            self.jsonata_fields(rule, location)
-            condition = rule.get("Condition")
-            if not (_is_jsonata(condition) or isinstance(condition, bool)):
-                self.error("The field 'Condition' must be a JSONata expression or a boolean",
-                           f"{location}/Condition")
-            return
-        if "Assign" in rule:
-            self.payload_template(rule["Assign"], f"{location}/Assign")
-        combinators = [field for field in ("And", "Or", "Not") if field in rule]
-        operators = [field for field in rule if field in _OPERATORS]
-        if combinators:
-            if len(combinators) > 1 or operators or "Variable" in rule:
-                self.error("A choice rule must have exactly one comparison operator or "
-                           "boolean combination", location)
-            self.combination(rule, combinators[0], location, language)
-            return
-        if len(operators) != 1:
-            self.error("A choice rule must have exactly one comparison operator or boolean "
-                       "combination", location)
-        if "Variable" not in rule:
-            self.error("These fields are required: [Variable]", location)
-        else:
-            self.path_field(rule, "Variable", location)
-        for operator in operators:
-            self.operand(rule, operator, location)
-
-    def combination(self, rule: dict[str, Any], field: str, location: str, language: str
-                    ) -> None:
-        value = rule[field]
-        if field == "Not":
-            self.choice_rule(value, f"{location}/Not", language, top=False)
-        elif not isinstance(value, list) or not value:
-            self.error(f"The field '{field}' must be a non-empty array", f"{location}/{field}")
-        else:
-            for index, sub in enumerate(value):
-                self.choice_rule(sub, f"{location}/{field}/{index}", language, top=False)
-
-    def operand(self, rule: dict[str, Any], operator: str, location: str) -> None:
-        value = rule[operator]
-        if operator in _PATH_OPERATORS:
-            self.path_field(rule, operator, location)
-            return
-        kind = _OPERAND_TYPES[operator]
-        fits = {
-            "str": isinstance(value, str),
-            "num": _is_number(value),
-            "bool": isinstance(value, bool),
-            "ts": isinstance(value, str) and bool(_TIMESTAMP.fullmatch(value)),
-        }[kind]
-        if not fits:
-            expected = {"str": "a STRING", "num": "a NUMBER", "bool": "a BOOLEAN",
-                        "ts": "a valid RFC3339 timestamp"}[kind]
-            self.error(f"The value for the field '{operator}' must be {expected}",
-                       f"{location}/{operator}")
 
     def state_parallel(self, state: dict[str, Any], location: str) -> None:
         branches = state.get("Branches")
@@ -573,11 +285,11 @@ class _Checker:
             self.processor(state[processor], f"{location}/{processor}")
         if language == JSONPATH and "ItemsPath" in state and not (
                 isinstance(state["ItemsPath"], str)
-                and _compiles(compile_items_path, state["ItemsPath"])):
+                and compiles(compile_items_path, state["ItemsPath"])):
             self.error("The value for the field 'ItemsPath' must be a valid ReferencePath",
                        f"{location}/ItemsPath")
         items = state.get("Items")
-        if "Items" in state and not (isinstance(items, list) or _is_jsonata(items)):
+        if "Items" in state and not (isinstance(items, list) or is_jsonata(items)):
             self.error("The field 'Items' must be an array or a JSONata expression",
                        f"{location}/Items")
         self.exclusive(state, ("ItemSelector", "Parameters"), location)
@@ -622,63 +334,6 @@ class _Checker:
                 self.error(f"Label contains invalid character: {char!r}", location,
                            INVALID_LABEL_NAME)
                 return
-
-    # ----------------------------------------------------------------- retry / catch
-
-    def retry(self, retriers: Any, location: str) -> None:
-        if self.error_handlers(retriers, location, _RETRIER_FIELDS, "retrier"):
-            for index, retrier in enumerate(retriers):
-                here = f"{location}/{index}"
-                self.bounded(retrier, "IntervalSeconds", here, JSONPATH, low=1,
-                             high=_MAX_WAIT)
-                self.bounded(retrier, "MaxAttempts", here, JSONPATH, low=0, high=_MAX_WAIT)
-                self.bounded(retrier, "BackoffRate", here, JSONPATH, low=1.0, integer=False)
-                self.bounded(retrier, "MaxDelaySeconds", here, JSONPATH, low=1,
-                             high=31_622_400)
-                if retrier.get("JitterStrategy", "NONE") not in ("FULL", "NONE"):
-                    self.error("The field 'JitterStrategy' should have one of these values: "
-                               "[FULL, NONE]", f"{here}/JitterStrategy")
-
-    def catch(self, catchers: Any, location: str, language: str) -> None:
-        if self.error_handlers(catchers, location, _CATCHER_FIELDS, "catcher"):
-            for index, catcher in enumerate(catchers):
-                here = f"{location}/{index}"
-                if not isinstance(catcher.get("Next"), str):
-                    self.error("These fields are required: [Next]", here)
-                self.language_fields(catcher, language, here)
-                if language == JSONPATH:
-                    self.result_path(catcher, here)
-                    if "Assign" in catcher:
-                        self.payload_template(catcher["Assign"], f"{here}/Assign")
-                else:
-                    self.jsonata_fields(catcher, here)
-
-    def error_handlers(self, handlers: Any, location: str, allowed: frozenset[str],
-                       kind: str) -> bool:
-        """Check the shape shared by Retry and Catch; True if the entries are objects."""
-        if not isinstance(handlers, list):
-            self.error("The value must be an array", location)
-            return False
-        shaped = True
-        for index, handler in enumerate(handlers):
-            here = f"{location}/{index}"
-            if not isinstance(handler, dict):
-                self.error("The value must be a JSON object", here)
-                shaped = False
-                continue
-            self.unsupported(handler, allowed, here)
-            names = handler.get("ErrorEquals")
-            if "ErrorEquals" not in handler:
-                self.error("These fields are required: [ErrorEquals]", here)
-            elif not isinstance(names, list) or not names or not all(
-                    isinstance(name, str) for name in names):
-                self.error("The field 'ErrorEquals' must be a non-empty array of strings",
-                           f"{here}/ErrorEquals")
-            elif "States.ALL" in names and (len(names) > 1 or index != len(handlers) - 1):
-                # ASL spec: States.ALL "MUST appear alone" and in the last retrier/catcher.
-                self.error(f"'States.ALL' must appear alone in 'ErrorEquals' and in the last "
-                           f"{kind}", f"{here}/ErrorEquals")
-        return shaped
 
     # ----------------------------------------------------------------- graph phase
 
@@ -838,3 +493,4 @@ def invalid_definition_message(diagnostics: Sequence[Diagnostic]) -> str:
         else:
             parts.append(f"{diagnostic.code}: {diagnostic.message} at {location or 'null'}")
     return f"Invalid State Machine Definition: '{', '.join(parts)}'"
+
