@@ -36,6 +36,7 @@ from runtime.model.validate_rules import (
     MISSING_END_STATE,
     MISSING_TRANSITION_TARGET,
     PASS_RESULT_IS_STATIC,
+    RESULT,
     SCHEMA_VALIDATION_FAILED,
     TIMESTAMP,
     Diagnostic,
@@ -125,8 +126,10 @@ class _Checker(RuleChecker):
             self.error("The field 'States' must be a non-empty JSON object", f"{prefix}/States")
             return
         self.scopes.append((prefix, machine))
+        outer, self.scope = self.scope, prefix
         for name, state in states.items():
             self.state(name, state, f"{prefix}/States/{name}")
+        self.scope = outer
 
     def query_language(self, node: dict[str, Any], location: str) -> str:
         declared = node.get("QueryLanguage")
@@ -161,10 +164,12 @@ class _Checker(RuleChecker):
         self.language_fields(state, language, location)
         if kind in ("Pass", "Task", "Wait", "Parallel", "Map"):
             self.transition(state, location)
+        self.assign(state, location, language)
         if language == JSONPATH:
             self.jsonpath_fields(state, location)
         else:
-            self.jsonata_fields(state, location)
+            self.jsonata_fields(state, location, readable=RESULT if kind in (
+                "Task", "Parallel", "Map") else frozenset())
         if "Retry" in _FIELDS[kind] and "Retry" in state:
             self.retry(state["Retry"], f"{location}/Retry")
         if "Catch" in _FIELDS[kind] and "Catch" in state:
@@ -205,7 +210,7 @@ class _Checker(RuleChecker):
                 self.error(f"The value for the field '{field}' must be a valid JSONPath",
                            f"{location}/{field}")
         self.result_path(state, location)
-        for field in ("Parameters", "ResultSelector", "ItemSelector", "Assign"):
+        for field in ("Parameters", "ResultSelector", "ItemSelector"):
             if field in state:
                 self.payload_template(state[field], f"{location}/{field}")
         if state.get("Type") == "Pass" and any(
@@ -346,6 +351,7 @@ class _Checker(RuleChecker):
                                DUPLICATE_STATE_NAME)
                 seen.setdefault(name, prefix)
             self.transitions(prefix, machine)
+        self.shadowed_variables()
 
     def transitions(self, prefix: str, machine: dict[str, Any]) -> None:
         states: dict[str, Any] = machine["States"]

@@ -15,7 +15,9 @@ import jsonata
 import msgspec
 
 from runtime.dataflow.intrinsics import compile_intrinsic
+from runtime.dataflow.jsonata import states_fields_read
 from runtime.dataflow.paths import compile_path, compile_result_path
+from runtime.dataflow.variables import variable_name, variable_name_problem
 from runtime.errors import AslError
 
 ERROR: Final = "ERROR"
@@ -81,6 +83,10 @@ _PATH_OPERATORS: Final = frozenset(
 _OPERATORS: Final = frozenset(_OPERAND_TYPES) | _PATH_OPERATORS
 _RULE_FIELDS: Final = _OPERATORS | {"Variable", "And", "Or", "Not", "Next", "Comment",
                                      "Assign", "Output", "Condition"}
+# `$states` fields that exist only where a state has a result or a catcher an error output.
+_CONDITIONAL_STATES_FIELDS: Final = frozenset({"result", "errorOutput"})
+RESULT: Final = frozenset({"result"})
+_ERROR_OUTPUT: Final = frozenset({"errorOutput"})
 TIMESTAMP: Final = re.compile(
     r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})"
 )
@@ -164,6 +170,10 @@ class RuleChecker:
     def __init__(self, language: str) -> None:
         self.language = language
         self.found: list[Diagnostic] = []
+        #: The location prefix of the machine (top level, branch, processor) being checked.
+        self.scope = ""
+        #: Variables assigned in each scope: scope prefix -> name -> first `Assign` location.
+        self.assigned: dict[str, dict[str, str]] = {}
 
     def error(self, message: str, location: str | None, code: str = SCHEMA_VALIDATION_FAILED
               ) -> None:
@@ -209,18 +219,66 @@ class RuleChecker:
                           "an intrinsic function, but the field name does not end with '.$'",
                           location)
 
-    def jsonata_fields(self, node: dict[str, Any], location: str) -> None:
+    def jsonata_fields(self, node: dict[str, Any], location: str, *,
+                       readable: frozenset[str] = frozenset()) -> None:
+        """Check the `{% %}` expressions of a JSONata node; `readable` names the `$states`
+        fields its `Output` and `Assign` may read (`result` in a Task, Parallel or Map state,
+        `errorOutput` in a catcher)."""
         for field in ("Arguments", "Output", "Assign", "Items", "ItemSelector", "Condition",
                       "Seconds", "Timestamp", "Error", "Cause", "MaxConcurrency",
                       "ToleratedFailurePercentage", "ToleratedFailureCount",
                       "TimeoutSeconds", "HeartbeatSeconds", "Credentials"):
+            allowed = readable if field in ("Output", "Assign") else frozenset()
             for text in strings(node.get(field)):
-                if is_jsonata(text):
-                    problem = jsonata_problem(text)
-                    if problem is not None:
-                        self.error(f"The JSONata expression '{text[2:-2].strip()}' specified "
-                                   f"for the field '{field}' is invalid: {problem}",
-                                   f"{location}/{field}")
+                if not is_jsonata(text):
+                    continue
+                problem = jsonata_problem(text)
+                if problem is not None:
+                    self.error(f"The JSONata expression '{text[2:-2].strip()}' specified "
+                               f"for the field '{field}' is invalid: {problem}",
+                               f"{location}/{field}")
+                    continue
+                for name in sorted(states_fields_read(text) & _CONDITIONAL_STATES_FIELDS
+                                   - allowed):
+                    self.error(f"The JSONata expression '{text[2:-2].strip()}' specified for "
+                               f"the field '{field}' references '$states.{name}', which is not "
+                               "available in this field", f"{location}/{field}")
+
+    # ----------------------------------------------------------------- variables
+
+    def assign(self, node: dict[str, Any], location: str, language: str) -> None:
+        """The `Assign` of a state, a Choice rule or a catcher: an object whose keys are
+        variable names (JSONPath keys may end in `.$`), recorded for the scope check."""
+        if "Assign" not in node:
+            return
+        template, here = node["Assign"], f"{location}/Assign"
+        if not isinstance(template, dict):
+            self.error("The value for the field 'Assign' must be a JSON object", here)
+            return
+        names = self.assigned.setdefault(self.scope, {})
+        for key in template:
+            name = variable_name(key, jsonata=language == JSONATA)
+            problem = variable_name_problem(name)
+            if problem is not None:
+                self.error(f"The variable name '{name}' in the field 'Assign' is invalid: "
+                           f"{problem}", here)
+            names.setdefault(name, here)
+        if language == JSONPATH:
+            self.payload_template(template, here)
+
+    def shadowed_variables(self) -> None:
+        """AWS (workflow-variables, "Variable scope"): "a variable assigned in an inner scope
+        cannot have the same name as one assigned in an outer scope". Sibling scopes (two
+        branches of one Parallel) may share names."""
+        for inner, names in self.assigned.items():
+            for outer, outer_names in self.assigned.items():
+                if not inner.startswith(f"{outer}/States/"):
+                    continue
+                for name, location in names.items():
+                    if name in outer_names:
+                        self.error(f"The variable '{name}' is already assigned in an outer "
+                                   f"scope (at {outer_names[name]}); a state inside a Map or "
+                                   "Parallel state cannot assign it", location)
 
     def path_field(self, node: dict[str, Any], field: str, location: str, *,
                    intrinsic: bool = False) -> None:
@@ -283,6 +341,8 @@ class RuleChecker:
         self.language_fields(rule, language, location)
         if top and not isinstance(rule.get("Next"), str):
             self.error("These fields are required: [Next]", location)
+        if top:
+            self.assign(rule, location, language)
         if language == JSONATA:
             self.jsonata_fields(rule, location)
             condition = rule.get("Condition")
@@ -290,8 +350,6 @@ class RuleChecker:
                 self.error("The field 'Condition' must be a JSONata expression or a boolean",
                            f"{location}/Condition")
             return
-        if "Assign" in rule:
-            self.payload_template(rule["Assign"], f"{location}/Assign")
         combinators = [field for field in ("And", "Or", "Not") if field in rule]
         operators = [field for field in rule if field in _OPERATORS]
         if combinators:
@@ -362,12 +420,11 @@ class RuleChecker:
                 if not isinstance(catcher.get("Next"), str):
                     self.error("These fields are required: [Next]", here)
                 self.language_fields(catcher, language, here)
+                self.assign(catcher, here, language)
                 if language == JSONPATH:
                     self.result_path(catcher, here)
-                    if "Assign" in catcher:
-                        self.payload_template(catcher["Assign"], f"{here}/Assign")
                 else:
-                    self.jsonata_fields(catcher, here)
+                    self.jsonata_fields(catcher, here, readable=_ERROR_OUTPUT)
 
     def error_handlers(self, handlers: Any, location: str, allowed: frozenset[str],
                        kind: str) -> bool:

@@ -608,3 +608,169 @@ def test_validation_never_mutates_the_definition() -> None:
     snapshot = json.dumps(definition, sort_keys=True)
     validate_definition(definition)
     assert json.dumps(definition, sort_keys=True) == snapshot
+
+
+# --------------------------------------------------------------------------- workflow variables
+# AWS developer guide, "Passing data between states with variables" (workflow-variables).
+
+JSONATA = {"QueryLanguage": "JSONata"}
+
+
+def _pass_assign(assign: Any, **fields: Any) -> dict[str, Any]:
+    return {"Type": "Pass", "Assign": assign, "End": True, **fields}
+
+
+@pytest.mark.parametrize("name", ["x", "productName", "constant_str", "_private", "héllo",
+                                  "日本", "a1", "x" * 80])
+def test_variable_names_follow_unicode_identifier_rules(name: str) -> None:
+    # "The first character ... must be a Unicode ID_Start character, and the second and
+    # subsequent characters must be Unicode ID_Continue characters."
+    assert _codes(_one(_pass_assign({name: 1}))) == []
+    assert _codes(_one(_pass_assign({name: "{% 1 %}"}), **JSONATA)) == []
+
+
+@pytest.mark.parametrize("name", ["1x", "a-b", "a b", "a.b", "", "x$", "x" * 81])
+def test_variable_names_outside_the_rules_are_rejected(name: str) -> None:
+    # "The maximum length of a variable name is 80."
+    messages = _messages(_one(_pass_assign({name: 1})))
+    assert len(messages) == 1
+    message, location = messages[0]
+    assert message.startswith(f"The variable name '{name}' in the field 'Assign' is invalid")
+    assert location == "/States/S/Assign"
+
+
+def test_states_is_a_reserved_variable_name_in_both_query_languages() -> None:
+    # "Step Functions defines a single reserved variable called $states."
+    assert _messages(_one(_pass_assign({"states.$": "$.a"}))) == [
+        ("The variable name 'states' in the field 'Assign' is invalid: 'states' is a reserved "
+         "variable name", "/States/S/Assign")]
+    assert _codes(_one(_pass_assign({"states": 1}), **JSONATA)) == ["SCHEMA_VALIDATION_FAILED"]
+
+
+def test_jsonpath_assign_keys_drop_the_path_suffix_but_jsonata_keys_do_not() -> None:
+    assert _codes(_one(_pass_assign({"x.$": "$.a"}))) == []
+    assert _messages(_one(_pass_assign({"x.$": "{% 1 %}"}), **JSONATA))[0][0].startswith(
+        "The variable name 'x.$'")
+
+
+def test_assign_must_be_an_object() -> None:
+    assert _messages(_one(_pass_assign([1]))) == [
+        ("The value for the field 'Assign' must be a JSON object", "/States/S/Assign")]
+
+
+def test_assign_names_are_checked_in_choice_rules_and_catchers() -> None:
+    # "The Assign field is available at the top level of each state (except Succeed and Fail),
+    # inside Choice state rules, and inside Catch fields."
+    choice = _machine({
+        "C": {"Type": "Choice", "Default": "D", "Choices": [
+            {"Variable": "$.a", "IsPresent": True, "Next": "D", "Assign": {"bad name": 1}}]},
+        "D": {"Type": "Parallel", "End": True, "Branches": [_one(PASS_END)],
+              "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "E", "Assign": {"2x": 1}}]},
+        "E": PASS_END,
+    })
+    assert [location for _, location in _messages(choice)] == [
+        "/States/C/Choices/0/Assign", "/States/D/Catch/0/Assign"]
+
+
+def test_assign_is_refused_in_succeed_fail_and_nested_choice_rules() -> None:
+    assert _codes(_one({"Type": "Succeed", "Assign": {"x": 1}})) == ["SCHEMA_VALIDATION_FAILED"]
+    nested = {"Type": "Choice", "Default": "D", "Choices": [{"Next": "D", "Not": {
+        "Variable": "$.a", "IsPresent": True, "Assign": {"x": 1}}}]}
+    assert _messages(_machine({"C": nested, "D": PASS_END})) == [
+        ("Field 'Assign' is not supported", "/States/C/Choices/0/Not")]
+
+
+def _map_assigning(inner: dict[str, Any], mode: str = "INLINE") -> dict[str, Any]:
+    return {"Type": "Map", "Next": "After", "ItemProcessor": {
+        "ProcessorConfig": {"Mode": mode}, "StartAt": "I",
+        "States": {"I": _pass_assign(inner)}}}
+
+
+@pytest.mark.parametrize("mode", ["INLINE", "DISTRIBUTED"])
+def test_an_inner_scope_cannot_assign_a_variable_of_an_outer_scope(mode: str) -> None:
+    # "A variable assigned in an inner scope cannot have the same name as one assigned in an
+    # outer scope" -- even when the outer assignment comes later in the definition.
+    definition = _machine({"M": _map_assigning({"x.$": "$", "y": 1}, mode),
+                           "After": _pass_assign({"x": 1})})
+    assert _messages(definition) == [(
+        "The variable 'x' is already assigned in an outer scope (at /States/After/Assign); a "
+        "state inside a Map or Parallel state cannot assign it",
+        "/States/M/ItemProcessor/States/I/Assign")]
+
+
+def test_nested_scopes_are_checked_against_every_enclosing_scope() -> None:
+    branch = _machine({"M": _map_assigning({"top": 1}), "After": PASS_END})
+    definition = _machine({
+        "Start": {"Type": "Pass", "Assign": {"top": 0}, "Next": "P"},
+        "P": {"Type": "Parallel", "End": True, "Branches": [branch]},
+    })
+    assert [location for _, location in _messages(definition)] == [
+        "/States/P/Branches/0/States/M/ItemProcessor/States/I/Assign"]
+
+
+def test_sibling_scopes_and_an_outer_catcher_may_share_names() -> None:
+    # corpus assign/test_base_parallel_cases: three branches all assign `innerX`; and "the
+    # Assign field in a Catch can assign values to variables in the outer scope".
+    branches = [{"StartAt": name, "States": {name: _pass_assign({"innerX": 1})}}
+                for name in ("B1", "B2")]
+    definition = _machine({
+        "P": {"Type": "Parallel", "End": True, "Branches": branches,
+              "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "E", "Assign": {"seen": 1}}]},
+        "E": _pass_assign({"seen": 2}),
+    })
+    assert _codes(definition) == []
+
+
+def _jsonata_state(kind: str, **fields: Any) -> dict[str, Any]:
+    extra: dict[str, Any] = {
+        "Task": {"Resource": "arn:aws:states:::lambda:invoke"},
+        "Parallel": {"Branches": [{"StartAt": "B", "States": {"B": {"Type": "Succeed"}}}]},
+        "Map": {"ItemProcessor": {"StartAt": "I", "States": {"I": {"Type": "Succeed"}}}},
+        "Pass": {}, "Wait": {"Seconds": 1},
+    }[kind]
+    return {"Type": kind, "End": True, **extra, **fields}
+
+
+@pytest.mark.parametrize("kind", ["Task", "Parallel", "Map"])
+@pytest.mark.parametrize("field", ["Output", "Assign"])
+def test_states_result_is_readable_in_output_and_assign_of_states_with_a_result(
+        kind: str, field: str) -> None:
+    value = "{% $states.result %}" if field == "Output" else {"r": "{% $states.result.x %}"}
+    assert _codes(_one(_jsonata_state(kind, **{field: value}), **JSONATA)) == []
+
+
+@pytest.mark.parametrize(("kind", "field"), [("Pass", "Output"), ("Wait", "Assign"),
+                                             ("Task", "Arguments"), ("Map", "ItemSelector")])
+def test_states_result_elsewhere_is_caught_at_validation(kind: str, field: str) -> None:
+    # "Attempting to access $states.result or $states.errorOutput in fields and states where
+    # they are not accessible will be caught at creation, update, or validation."
+    state = _jsonata_state(kind, **{field: {"v": "{% $count([$states.result]) %}"}})
+    assert _messages(_one(state, **JSONATA)) == [(
+        f"The JSONata expression '$count([$states.result])' specified for the field '{field}' "
+        "references '$states.result', which is not available in this field",
+        f"/States/S/{field}")]
+
+
+def test_states_error_output_only_in_a_catcher() -> None:
+    catcher = {"ErrorEquals": ["States.ALL"], "Next": "E",
+               "Output": "{% $states.errorOutput %}",
+               "Assign": {"why": "{% $states.errorOutput.Cause %}"}}
+    ok = _machine({"T": _jsonata_state("Task", Catch=[catcher]), "E": PASS_END}, **JSONATA)
+    assert _codes(ok) == []
+    in_state = _one(_jsonata_state("Task", Output="{% $states.errorOutput %}"), **JSONATA)
+    assert _messages(in_state)[0][1] == "/States/S/Output"
+    in_catcher = {**catcher, "Output": "{% $states.result %}"}
+    bad = _machine({"T": _jsonata_state("Task", Catch=[in_catcher]), "E": PASS_END}, **JSONATA)
+    assert _messages(bad)[0][1] == "/States/T/Catch/0/Output"
+
+
+def test_states_fields_in_choice_rules_are_unavailable() -> None:
+    choice = {"Type": "Choice", "Default": "D", "Choices": [
+        {"Condition": "{% true %}", "Next": "D", "Output": "{% $states.errorOutput %}"}]}
+    assert _messages(_machine({"C": choice, "D": PASS_END}, **JSONATA))[0][1] == \
+        "/States/C/Choices/0/Output"
+
+
+def test_states_input_and_context_are_readable_everywhere() -> None:
+    state = _jsonata_state("Pass", Output="{% [$states.input, $states.context, $states] %}")
+    assert _codes(_one(state, **JSONATA)) == []
