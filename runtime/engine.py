@@ -189,7 +189,7 @@ class Runtime:
                    history: list[ev.HistoryEvent]) -> ExecutionActor:
         return ExecutionActor(program=program, state=state, history=history,
                               event_log=self.event_log, run_effect=self._run_effect,
-                              on_finished=self._on_finished)
+                              on_finished=self._on_finished, activity=self.timers)
 
     @property
     def group(self) -> TaskGroup:
@@ -258,9 +258,15 @@ class Runtime:
         if not NAME_RE.match(name):
             raise AslError("InvalidName", f"Invalid Name: '{name}'")
         arn = f"arn:aws:states:{self.region}:{self.account}:execution:{machine.name}:{name}"
-        if arn in self._executions or arn in self._finished:
+        existing = self._executions.get(arn) or self._finished.get(arn)
+        if existing is not None:
+            # AWS (Standard): the same name and input while the execution runs is the same
+            # request again, answered with the same execution.
+            if existing.state.status == "RUNNING" and existing.state.input == value:
+                return arn
             raise AslError("ExecutionAlreadyExists", f"Execution Already Exists: '{arn}'")
-        actor = self._new_actor(machine.program, new_state(arn, machine.arn, name), [])
+        state = msgspec.structs.replace(new_state(arn, machine.arn, name), input=value)
+        actor = self._new_actor(machine.program, state, [])
         self._executions[arn] = actor
         definition_id = await self._record_definition(machine.definition)
         actor.tell(StartExecution(at=self.clock.now(), input=value, role_arn=machine.role_arn,
@@ -414,7 +420,7 @@ class Runtime:
             case StartTimer(key=key, due=due):
                 self.timers.schedule(due, lambda at: actor.tell(TimerFired(at=at, key=key)))
             case InvokeTask():
-                self.timers.in_flight += 1
+                self.timers.work_started()
                 self.group.start_soon(self._invoke, actor, effect)
 
     async def _invoke(self, actor: ExecutionActor, effect: InvokeTask) -> None:
@@ -439,24 +445,28 @@ class Runtime:
                         heartbeat=heartbeat)
         message: TaskCompleted | None = None
         try:
-            with scope:
-                integration = self.resolver.resolve(effect.resource, effect.parameters)
-                if integration is None:
-                    raise TaskError("States.TaskFailed",
-                                    f"No task handler serves the resource '{effect.resource}'")
-                output = await integration.invoke(call)
-                message = TaskCompleted(at=self.clock.now(), key=effect.key, output=output)
-        except TaskError as failure:
-            message = TaskCompleted(at=self.clock.now(), key=effect.key, failed=True,
-                                    error=failure.error, cause=failure.cause)
+            try:
+                with scope:
+                    integration = self.resolver.resolve(effect.resource, effect.parameters)
+                    if integration is None:
+                        raise TaskError(
+                            "States.TaskFailed",
+                            f"No task handler serves the resource '{effect.resource}'")
+                    output = await integration.invoke(call)
+                    message = TaskCompleted(at=self.clock.now(), key=effect.key, output=output)
+            except TaskError as failure:
+                message = TaskCompleted(at=self.clock.now(), key=effect.key, failed=True,
+                                        error=failure.error, cause=failure.cause)
+            if message is None:  # the cancel scope expired
+                timed_out = anyio.current_time() >= timeout_at
+                message = TaskCompleted(
+                    at=self.clock.now(), key=effect.key, failed=True, timed_out=True,
+                    error="States.Timeout" if timed_out else "States.HeartbeatTimeout")
+            # Queue the outcome before the task stops counting as work, so virtual time
+            # cannot slip past it.
+            actor.tell(message)
         finally:
-            self.timers.in_flight -= 1
-        if message is None:  # the cancel scope expired
-            timed_out = anyio.current_time() >= timeout_at
-            message = TaskCompleted(
-                at=self.clock.now(), key=effect.key, failed=True, timed_out=True,
-                error="States.Timeout" if timed_out else "States.HeartbeatTimeout")
-        actor.tell(message)
+            self.timers.work_finished()
 
 
 def _reroute(event: ev.HistoryEvent, definition_id: str) -> ev.HistoryEvent:

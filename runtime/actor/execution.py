@@ -7,8 +7,8 @@ the effect runner, whose outcomes come back as messages.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 import anyio
 import structlog
@@ -27,16 +27,26 @@ log = structlog.get_logger("stepline.execution")
 RunEffect = Callable[["ExecutionActor", Effect], None]
 
 
+class Activity(Protocol):
+    """Counts work in progress (virtual time waits for it: see TimerService)."""
+
+    def work_started(self) -> None: ...
+
+    def work_finished(self) -> None: ...
+
+
 class ExecutionActor:
     def __init__(self, *, program: Program, state: ExecutionState, history: list[ev.HistoryEvent],
                  event_log: EventLog, run_effect: RunEffect,
-                 on_finished: Callable[[ExecutionActor], Awaitable[None]]) -> None:
+                 on_finished: Callable[[ExecutionActor], Awaitable[None]],
+                 activity: Activity) -> None:
         self.program = program
         self.state = state
         self.history = history
         self.event_log = event_log
         self.run_effect = run_effect
         self.on_finished = on_finished
+        self.activity = activity
         self.finished = anyio.Event()
         send, receive = anyio.create_memory_object_stream[Message](max_buffer_size=float("inf"))
         self._send: MemoryObjectSendStream[Message] = send
@@ -49,13 +59,19 @@ class ExecutionActor:
     def tell(self, message: Message) -> None:
         """Queue a message; messages to a finished execution are dropped."""
         if not self.finished.is_set():
-            with contextlib.suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
+            try:
                 self._send.send_nowait(message)
+            except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+                return
+            self.activity.work_started()
 
     async def run(self) -> None:
         async with self._receive:
             async for message in self._receive:
-                await self.handle(message)
+                try:
+                    await self.handle(message)
+                finally:
+                    self.activity.work_finished()
                 if self.state.status != "RUNNING":
                     break
         self.finished.set()

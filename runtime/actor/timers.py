@@ -1,8 +1,10 @@
 """One timer service for all executions: a heap of due times served by a single task, so ten
 thousand waiting executions cost ten thousand heap entries, not ten thousand sleeping tasks.
 
-Under a virtual clock the service fires the earliest timer only when every other task is
-blocked and no task effect is in flight, then advances the clock to its due time.
+Under a virtual clock the service fires the earliest timer only when the runtime is idle: no
+message waits in any execution's mailbox and no task effect is in flight. It then advances the
+clock to the timer's due time. (Idleness is counted, not sampled: anyio's
+`wait_all_tasks_blocked` polls, which would cost a tenth of a second per timer.)
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import math
 from collections.abc import Callable
 
 import anyio
+import anyio.lowlevel
 
 from runtime.actor.clock import Clock
 
@@ -25,8 +28,9 @@ class TimerService:
         self._heap: list[tuple[float, int, Deliver]] = []
         self._order = itertools.count()
         self._changed = anyio.Event()
-        #: Task effects running now; virtual time stands still while any is.
-        self.in_flight = 0
+        #: Messages queued or being handled, plus task effects running: virtual time stands
+        #: still while any is.
+        self.busy = 0
 
     def schedule(self, due: float, deliver: Deliver) -> None:
         """Call `deliver(fire_time)` once `due` has come."""
@@ -36,6 +40,14 @@ class TimerService:
     def __len__(self) -> int:
         return len(self._heap)
 
+    def work_started(self) -> None:
+        self.busy += 1
+
+    def work_finished(self) -> None:
+        self.busy -= 1
+        if self.busy == 0:
+            self._changed.set()
+
     async def run(self) -> None:
         while True:
             if not self._heap:
@@ -43,9 +55,14 @@ class TimerService:
                 continue
             due = self._heap[0][0]
             if self.clock.virtual:
-                await anyio.wait_all_tasks_blocked()
-                if self.in_flight or not self._heap or self._heap[0][0] != due:
-                    await self._wait_for_change(0.001 if self.in_flight else 0)
+                if self.busy:
+                    await self._wait_for_change(math.inf)
+                    continue
+                # Let tasks that just became ready (a caller about to start an execution) run
+                # before time moves.
+                for _ in range(3):
+                    await anyio.lowlevel.checkpoint()
+                if self.busy or self._heap[0][0] != due:
                     continue
                 self.clock.advance_to(due)
             else:

@@ -59,8 +59,8 @@ def progress(turn: Turn, frame_id: str, failure: tuple[str | None, str | None] |
     except StatesError as limit_failure:
         turn.fail_state(frame_id, node, limit_failure)
         return
-    if fan.failed and (fan.failed > tolerated_count
-                       or fan.failed * 100.0 / fan.total > tolerated_percentage):
+    if fan.failed and _exceeds_tolerance(node, fan.failed, fan.total, tolerated_count,
+                                         tolerated_percentage):
         error, cause = failure if failure is not None else (None, None)
         if node.tolerated_count is not None or node.tolerated_percentage is not None:
             error = errors.EXCEED_TOLERATED_FAILURE_THRESHOLD
@@ -73,9 +73,21 @@ def progress(turn: Turn, frame_id: str, failure: tuple[str | None, str | None] |
         _complete(turn, frame_id, node, results)
         return
     while fan.started < fan.total and (concurrency == 0 or fan.running < concurrency):
-        _start_iteration(turn, frame_id, node, fan.started)
+        if not _start_iteration(turn, frame_id, node, fan.started):
+            return
         fan = turn.frame(frame_id).fanout
         assert fan is not None
+
+
+def _exceeds_tolerance(node: MapNode, failed: int, total: int, count: float,
+                       percentage: float) -> bool:
+    """AWS: with no threshold set any failure fails the Map; otherwise it fails once a
+    threshold that is set is exceeded (an unset one does not count as zero)."""
+    if node.tolerated_count is None and node.tolerated_percentage is None:
+        return True
+    if node.tolerated_count is not None and failed > count:
+        return True
+    return node.tolerated_percentage is not None and failed * 100.0 / total > percentage
 
 
 def fail_parallel(turn: Turn, frame_id: str, error: str | None, cause: str | None) -> None:
@@ -100,7 +112,8 @@ def _recover(turn: Turn, frame_id: str, node: object, error: str | None, cause: 
     handle_error(turn, frame_id, node, error or errors.BRANCH_FAILED, cause)
 
 
-def _start_iteration(turn: Turn, frame_id: str, node: MapNode, index: int) -> None:
+def _start_iteration(turn: Turn, frame_id: str, node: MapNode, index: int) -> bool:
+    """Start iteration `index`; False if that failed the Map (or the execution)."""
     turn.emit("MapIterationStarted", frame_id,
               ev.MapIterationDetails(name=node.name, index=index))
     frame = turn.frame(frame_id)
@@ -115,9 +128,10 @@ def _start_iteration(turn: Turn, frame_id: str, node: MapNode, index: int) -> No
             value = node.item_selector(selector_scope)
         except StatesError as failure:
             turn.fail_state(frame_id, node, failure)
-            return
+            return False
     start_at = turn.program.machines[node.processor].start_at
     turn.queue.append((child_id(frame_id, index), start_at, value))
+    return True
 
 
 def _iteration_result(child: Frame) -> JSON:

@@ -128,10 +128,6 @@ async def test_system_clock_waits_for_real() -> None:
     assert 1.0 <= elapsed < 3.0
 
 
-@pytest.mark.xfail(strict=True, raises=TimeoutError, reason="the virtual-clock TimerService "
-                   "calls anyio.wait_all_tasks_blocked() before each timer, which on asyncio "
-                   "sleeps 0.1 s whenever a task is runnable: ~0.1 s per fired timer, so "
-                   "1,000 waits take ~100 s")
 async def test_a_thousand_concurrent_waiting_executions_all_succeed(
         stepline_runtime: Runtime) -> None:
     arn = await stepline_runtime.create_state_machine("waits", wait_machine(600))
@@ -260,8 +256,6 @@ async def test_duplicate_execution_name_is_rejected(stepline_runtime: Runtime) -
     assert closed.value.code == "ExecutionAlreadyExists"
 
 
-@pytest.mark.xfail(strict=True, raises=AslError, reason="StartExecution is not idempotent: the "
-                   "same name and input while the execution runs raises ExecutionAlreadyExists")
 async def test_restarting_a_running_execution_with_the_same_input_is_idempotent(
         stepline_runtime: Runtime) -> None:
     # AWS StartExecution: "idempotent for STANDARD workflows ... same name and input as a

@@ -507,16 +507,12 @@ def test_map_failures_beyond_tolerated_count_fail_with_threshold_error() -> None
     assert run.state.error == errors.EXCEED_TOLERATED_FAILURE_THRESHOLD
 
 
-@pytest.mark.xfail(strict=True, reason="an unset ToleratedFailurePercentage counts as 0 %, so "
-                   "ToleratedFailureCount alone tolerates nothing (fanout._limits)")
 def test_map_failures_within_tolerated_count_succeed() -> None:
     run = drive(compile_definition(_tolerant_map(ToleratedFailureCount=1)), [1, 2, 4],
                 task=_odd_fails)
     assert run.state.status == "SUCCEEDED"
 
 
-@pytest.mark.xfail(strict=True, reason="an unset ToleratedFailureCount counts as 0, so "
-                   "ToleratedFailurePercentage alone tolerates nothing (fanout._limits)")
 def test_map_failures_within_tolerated_percentage_succeed() -> None:
     run = drive(compile_definition(_tolerant_map(ToleratedFailurePercentage=50)), [1, 2, 4],
                 task=_odd_fails)
@@ -537,9 +533,6 @@ def test_map_retry_reruns_the_whole_map_without_map_state_failed_in_between() ->
         "MapStateFailed", "ExecutionFailed"]
 
 
-@pytest.mark.xfail(strict=True, reason="after a failing ItemSelector ends the execution, "
-                   "fanout.progress goes on starting iterations: events follow ExecutionFailed "
-                   "(or decide raises KeyError on the cleared frames)")
 def test_map_item_selector_failure_fails_the_execution_once() -> None:
     program = compile_definition(machine({"M": {
         "Type": "Map", "End": True, "ItemSelector": {"v.$": "$.missing"},
