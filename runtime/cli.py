@@ -5,6 +5,8 @@
     stepline validate DEF.json
     stepline history STORE EXECUTION     (an execution's events, from a file store)
     stepline resume STORE [--tasks tasks.py]   (continue every unfinished execution)
+    stepline serve [--host 127.0.0.1] [--port 8083] [--store DIR] [--tasks tasks.py]
+                   [--virtual-clock] [--allow-unauthenticated]   (the AWS Step Functions API)
     stepline replay STORE EXECUTION [--definition DEF.json]   (divergence check)
     stepline inspect STORE EXECUTION --at N   (the execution just after event N)
     stepline fork STORE EXECUTION --at N [--definition DEF.json] [--input JSON|@file]
@@ -20,12 +22,15 @@ prints one line, `stepline: <code>: <message>`, with the AWS error code the API 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
+import ipaddress
 import json
 import os
 import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
@@ -33,6 +38,7 @@ import anyio
 import msgspec
 import structlog
 
+from runtime.api.server import serve
 from runtime.engine import Execution, Runtime
 from runtime.errors import AslError
 from runtime.log._base import CorruptLogError
@@ -62,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
             return _history(args.store, args.execution)
         if args.command == "resume":
             return _resume(args.store, _load_tasks(args.tasks) if args.tasks else {})
+        if args.command == "serve":
+            return _serve(args)
         if args.command == "replay":
             return _replay(args)
         if args.command == "inspect":
@@ -117,6 +125,20 @@ def _parser() -> argparse.ArgumentParser:
     resume.add_argument("store", help="the store directory")
     resume.add_argument("--tasks", metavar="FILE.py",
                         help="Python file whose TASKS dict serves the executions' Task states")
+
+    serve = commands.add_parser(
+        "serve", help="serve the AWS Step Functions API (AWS JSON 1.0) for boto3 and the CLI")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to bind (default 127.0.0.1, loopback only)")
+    serve.add_argument("--port", type=int, default=8083)
+    serve.add_argument("--store", metavar="DIR",
+                       help="durable file store; unfinished executions resume on restart")
+    serve.add_argument("--tasks", metavar="FILE.py",
+                       help="Python file whose TASKS dict serves Task states")
+    serve.add_argument("--virtual-clock", action="store_true",
+                       help="Wait states and retries complete instantly (for tests)")
+    serve.add_argument("--allow-unauthenticated", action="store_true",
+                       help="bind a non-loopback address although signatures are not verified")
 
     replay = commands.add_parser(
         "replay", help="re-run an execution's recorded messages and report any divergence")
@@ -176,6 +198,30 @@ def _resume(store: str, tasks: TaskTable) -> int:
         reason = [part for part in (execution.error, execution.cause) if part is not None]
         print(_one_line(" ".join((execution.name, execution.status, *reason))))
     return 0 if all(e.status == "SUCCEEDED" for e in executions) else 1
+
+
+def _serve(args: argparse.Namespace) -> int:
+    """Requests are not authenticated (SigV4 signatures are accepted unverified), which is
+    safe only on loopback: another address needs --allow-unauthenticated."""
+    if not _is_loopback(args.host) and not args.allow_unauthenticated:
+        raise AslError("ValidationException",
+                       f"refusing to serve unauthenticated on {args.host}: signatures are not "
+                       "verified; bind 127.0.0.1 or pass --allow-unauthenticated")
+    tasks = _load_tasks(args.tasks) if args.tasks else {}
+    runtime = Runtime(clock="virtual" if args.virtual_clock else "system", store=args.store,
+                      tasks=tasks)
+    print(f"stepline: serving the Step Functions API on http://{args.host}:{args.port}",
+          file=sys.stderr)
+    with contextlib.suppress(KeyboardInterrupt):
+        anyio.run(partial(serve, args.host, args.port, runtime))
+    return 0
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def _find(runtime: Runtime, execution: str) -> str:

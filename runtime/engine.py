@@ -314,9 +314,12 @@ class Runtime:
         self._finished.pop(execution_arn, None)
         revived = self._new_actor(machine_program, actor.state, actor.history)
         self._executions[execution_arn] = revived
-        revived.tell(RedriveExecution(at=self.clock.now()))
+        at = self.clock.now()
+        revived.tell(RedriveExecution(at=at))
         self.group.start_soon(revived.run)
-        return _describe(revived.state)
+        return msgspec.structs.replace(_describe(revived.state), status="RUNNING",
+                                       redrive_count=revived.state.redrive_count + 1,
+                                       redrive_date=at, stop_date=None)
 
     # -- replay and time travel ----------------------------------------------------------
 

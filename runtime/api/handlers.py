@@ -75,8 +75,11 @@ def _execution_item(execution: Execution, origin: Origin) -> Body:
         "name": execution.name, "status": execution.status,
         "startDate": execution.start_date, "stopDate": execution.stop_date,
         "stateMachineVersionArn": version, "stateMachineAliasArn": origin.alias_arn,
-        "redriveCount": 0,
+        "redriveCount": execution.redrive_count, "redriveDate": execution.redrive_date,
     }
+
+
+_REDRIVABLE = ("FAILED", "TIMED_OUT", "ABORTED")
 
 
 def _alias(alias: Alias) -> Body:
@@ -235,6 +238,11 @@ async def describe_execution(api: StepFunctions, body: Body) -> Body:
         out["outputDetails"] = {"included": True}
     out["error"] = execution.error
     out["cause"] = execution.cause
+    if execution.status in _REDRIVABLE:
+        out["redriveStatus"] = "REDRIVABLE"
+    else:
+        out["redriveStatus"] = "NOT_REDRIVABLE"
+        out["redriveStatusReason"] = f"Execution is {execution.status}"
     return out
 
 
@@ -242,6 +250,11 @@ async def stop_execution(api: StepFunctions, body: Body) -> Body:
     execution = await api.stop_execution(_string(body, "executionArn"),
                                          error=body.get("error"), cause=body.get("cause"))
     return {"stopDate": execution.stop_date}
+
+
+async def redrive_execution(api: StepFunctions, body: Body) -> Body:
+    execution = await api.redrive_execution(_string(body, "executionArn"))
+    return {"redriveDate": execution.redrive_date}
 
 
 async def describe_state_machine_for_execution(api: StepFunctions, body: Body) -> Body:
@@ -327,6 +340,7 @@ ACTIONS: Final[Mapping[str, Handler]] = {
     "StartExecution": start_execution,
     "DescribeExecution": describe_execution,
     "StopExecution": stop_execution,
+    "RedriveExecution": redrive_execution,
     "DescribeStateMachineForExecution": describe_state_machine_for_execution,
     "ListExecutions": list_executions,
     "GetExecutionHistory": get_execution_history,

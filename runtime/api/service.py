@@ -261,6 +261,10 @@ class StepFunctions:
         arns.require(arn, "execution")
         return await self.runtime.stop_execution(arn, error=error, cause=cause)
 
+    async def redrive_execution(self, arn: str) -> Execution:
+        arns.require(arn, "execution")
+        return await self.runtime.redrive_execution(arn)
+
     def list_executions(self, arn: str, status: str | None, max_results: int | None,
                         token: str | None) -> Page:
         """Newest first. A version or alias ARN lists the executions it started."""
