@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 
 import pytest
 
@@ -20,7 +21,8 @@ def _text(size: int) -> str:
     return "a" * (size - 2)
 
 
-def _limit_error(assigned: dict[str, object], current: dict[str, object] | None = None) -> str:
+def _limit_error(assigned: Mapping[str, object], current: Mapping[str, object] | None = None
+                 ) -> str:
     with pytest.raises(StatesError) as raised:
         check_assignment(assigned, current or {})
     assert raised.value.error == DATA_LIMIT_EXCEEDED
