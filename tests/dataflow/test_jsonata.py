@@ -16,6 +16,7 @@ from runtime.dataflow.jsonata import (
     compile_jsonata_expression,
     compile_jsonata_value,
     is_jsonata_expression,
+    states_fields_read,
 )
 from runtime.dataflow.scope import JSON, Scope
 from runtime.errors import QUERY_EVALUATION_ERROR
@@ -389,3 +390,28 @@ def test_corpus_single_pass_output_cases() -> None:
             with pytest.raises(QueryEvaluationError) as raised:
                 evaluator(scope)
             assert expected["cause"].endswith(raised.value.cause), case["id"]
+
+
+@pytest.mark.parametrize(("expression", "fields"), [
+    ("$states.result", {"result"}),
+    ("$states . errorOutput.Cause", {"errorOutput"}),
+    ("$states.input.a & $states.context.State.Name", {"input", "context"}),
+    ("$map($states.input.l, function($v) { $v + $states.result.n })", {"input", "result"}),
+    ("$states.input.items[$ = $states.result]", {"input", "result"}),
+    ("{'e': $states.errorOutput}", {"errorOutput"}),
+    ("($x := $states.errorOutput; $x.Error)", {"errorOutput"}),
+    ("$keys($states)", set()),
+    ("'$states.result'", set()),
+    ("1 +", set()),
+])
+def test_states_fields_read_finds_every_named_states_field(expression: str,
+                                                            fields: set[str]) -> None:
+    # The validator refuses $states.result/$states.errorOutput where AWS makes them unavailable,
+    # so every read counts: inside predicates, lambdas and object constructors too.
+    assert states_fields_read("{% " + expression + " %}") == fields
+
+
+def test_aws_functions_keep_their_names_in_signature_errors() -> None:
+    assert 'function "partition"' in failure("$partition(1, 'a')")
+    assert 'function "range"' in failure("$range('a', 1, 1)")
+    assert 'function "hash"' in failure("$hash(1, 'MD5')")
