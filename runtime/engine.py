@@ -37,6 +37,7 @@ from runtime.history import render_history
 from runtime.log._base import EventLog
 from runtime.log.file import Durability, FileEventLog
 from runtime.log.memory import MemoryEventLog
+from runtime.log.snapshots import FileSnapshotStore, SnapshotStore
 from runtime.messages import (
     RedriveExecution,
     StartExecution,
@@ -98,6 +99,8 @@ class Runtime:
         durability: the file log's policy: "group" (group commit), "fsync" or "none".
         region, account: used in ARNs.
         sources: extra integration sources consulted after the registered Python callables.
+        snapshot_every: with a store, save an execution's state every this many events, so
+            resuming a long execution does not fold its history from the first event.
         tasks: Python callables serving Task states, by name (see `register_task`). Register
             them here, or before entering the runtime, when resuming a store: resumed
             executions re-issue their task calls as soon as the runtime is entered.
@@ -107,7 +110,8 @@ class Runtime:
                  event_log: EventLog | None = None, store: str | os.PathLike[str] | None = None,
                  durability: Durability = "group", region: str = "us-east-1",
                  account: str = "123456789012", sources: tuple[IntegrationSource, ...] = (),
-                 tasks: Mapping[str, TaskHandler] | None = None) -> None:
+                 tasks: Mapping[str, TaskHandler] | None = None,
+                 snapshot_every: int = 1000) -> None:
         if clock == "system":
             self.clock: Clock = SystemClock()
         elif clock == "virtual":
@@ -118,6 +122,8 @@ class Runtime:
         self._store = store
         self._durability: Durability = durability
         self._owns_log = False
+        self.snapshots: SnapshotStore | None = None
+        self.snapshot_every = snapshot_every
         self._definitions: dict[str, str] = {}
         self.region = region
         self.account = account
@@ -137,6 +143,7 @@ class Runtime:
     async def __aenter__(self) -> Self:
         if self._store is not None:
             self.event_log = await FileEventLog.open(self._store, durability=self._durability)
+            self.snapshots = await FileSnapshotStore.open(self._store)
             self._owns_log = True
         self._group = anyio.create_task_group()
         await self._group.__aenter__()
@@ -151,6 +158,8 @@ class Runtime:
         self._group = None
         if self._owns_log:
             await self.event_log.close()
+            if self.snapshots is not None:
+                await self.snapshots.close()
 
     async def _resume(self) -> None:
         """Reload state machines and executions from the log; continue unfinished ones,
@@ -170,8 +179,7 @@ class Runtime:
             if started is None:
                 continue
             _, program = self.catalog.compile(self._definitions[started.definition_id])
-            state = project(events, new_state(stream_id, started.state_machine_arn,
-                                              stream_id.rsplit(":", 1)[-1]))
+            state = await self._recover_state(stream_id, started.state_machine_arn, events)
             actor = self._new_actor(program, state, events)
             if state.status != "RUNNING":
                 actor.finished.set()
@@ -185,11 +193,35 @@ class Runtime:
         if resumed:
             log.info("executions_resumed", count=resumed)
 
+    async def _recover_state(self, stream_id: str, state_machine_arn: str,
+                             events: list[ev.HistoryEvent]) -> ExecutionState:
+        """Fold the history into state, starting from the latest snapshot it covers."""
+        start = new_state(stream_id, state_machine_arn, stream_id.rsplit(":", 1)[-1])
+        if self.snapshots is not None:
+            snapshot = await self.snapshots.latest(stream_id, lte=len(events))
+            if snapshot is not None:
+                try:
+                    saved = _state_decoder.decode(snapshot.state)
+                except msgspec.DecodeError:
+                    log.warning("snapshot_unreadable", stream=stream_id,
+                                version=snapshot.version)
+                else:
+                    if saved.version == snapshot.version:
+                        return project(events[snapshot.version:], saved)
+        return project(events, start)
+
+    async def _snapshot(self, actor: ExecutionActor, before: int) -> None:
+        every = self.snapshot_every
+        if self.snapshots is not None and actor.state.version // every > before // every:
+            await self.snapshots.save(actor.arn, actor.state.version,
+                                      msgspec.msgpack.encode(actor.state))
+
     def _new_actor(self, program: Program, state: ExecutionState,
                    history: list[ev.HistoryEvent]) -> ExecutionActor:
         return ExecutionActor(program=program, state=state, history=history,
                               event_log=self.event_log, run_effect=self._run_effect,
-                              on_finished=self._on_finished, activity=self.timers)
+                              on_finished=self._on_finished, activity=self.timers,
+                              after_turn=self._snapshot)
 
     @property
     def group(self) -> TaskGroup:
@@ -470,6 +502,9 @@ class Runtime:
             actor.tell(message)
         finally:
             self.timers.work_finished()
+
+
+_state_decoder = msgspec.msgpack.Decoder(ExecutionState)
 
 
 def _reroute(event: ev.HistoryEvent, definition_id: str) -> ev.HistoryEvent:

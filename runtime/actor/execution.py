@@ -39,7 +39,9 @@ class ExecutionActor:
     def __init__(self, *, program: Program, state: ExecutionState, history: list[ev.HistoryEvent],
                  event_log: EventLog, run_effect: RunEffect,
                  on_finished: Callable[[ExecutionActor], Awaitable[None]],
-                 activity: Activity) -> None:
+                 activity: Activity,
+                 after_turn: Callable[[ExecutionActor, int], Awaitable[None]] | None = None
+                 ) -> None:
         self.program = program
         self.state = state
         self.history = history
@@ -47,6 +49,7 @@ class ExecutionActor:
         self.run_effect = run_effect
         self.on_finished = on_finished
         self.activity = activity
+        self.after_turn = after_turn
         self.finished = anyio.Event()
         send, receive = anyio.create_memory_object_stream[Message](max_buffer_size=float("inf"))
         self._send: MemoryObjectSendStream[Message] = send
@@ -79,9 +82,12 @@ class ExecutionActor:
 
     async def handle(self, message: Message) -> None:
         decision = decide(self.program, self.state, message)
+        before = self.state.version
         if decision.events:
             await self._append(decision.events)
         self.state = decision.state
+        if self.after_turn is not None and decision.events:
+            await self.after_turn(self, before)
         self.history.extend(decision.events)
         for effect in decision.effects:
             self.run_effect(self, effect)
