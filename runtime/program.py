@@ -79,7 +79,7 @@ class CompiledCatcher:
     def __init__(self, spec: Catcher, jsonata: bool) -> None:
         self.error_equals = spec.error_equals
         self.next = spec.next
-        self.assign: Assign = _assign(spec.assign, jsonata, "Assign")
+        self.assign: Assign = _assign(spec.assign, jsonata, "Assign", error_output=True)
         if jsonata:
             out = compile_jsonata_value(spec.output, field="Output") if spec.output is not None \
                 else None
@@ -310,12 +310,16 @@ def _output(spec: asl.State, jsonata: bool) -> Output:
     return lambda scope, result: select_output(scope.with_input(result))
 
 
-def _assign(template: dict[str, Any] | None, jsonata: bool, field: str) -> Assign:
+def _assign(template: dict[str, Any] | None, jsonata: bool, field: str, *,
+            error_output: bool = False) -> Assign:
+    """`assign(scope, value)`: `value` is the state's result, or (for a catcher,
+    `error_output=True`) the error output, which JSONata reads as `$states.errorOutput`."""
     if not template:
         return lambda scope, result: None
     if jsonata:
         values = compile_jsonata_value(template, field=field)
-        return lambda scope, result: values(_with_result(scope, result))
+        bind = _with_error if error_output else _with_result
+        return lambda scope, result: values(bind(scope, result))
     values = compile_payload(template)
     return lambda scope, result: values(scope.with_input(result))
 

@@ -35,7 +35,7 @@ KEEP_SHAPE: dict[str, Any] = {"items.$": "$.items", "n.$": "$.n"}
 
 
 @st.composite
-def pass_states(draw: st.DrawFn) -> dict[str, Any]:
+def pass_states(draw: st.DrawFn, scope: str) -> dict[str, Any]:
     choice = draw(st.integers(0, 4))
     if choice == 0:
         return {"Type": "Pass"}
@@ -47,7 +47,9 @@ def pass_states(draw: st.DrawFn) -> dict[str, Any]:
         step = draw(st.integers(-3, 3))
         return {"Type": "Pass", "Parameters": {
             "items.$": "$.items", "n.$": f"States.MathAdd($.n, {step})", "tag": draw(VALUES)}}
-    return {"Type": "Pass", "Assign": {draw(KEYS): draw(VALUES), "seen.$": "$.n"}}
+    # A variable name belongs to one scope: an inner scope may not assign an outer one's.
+    return {"Type": "Pass", "Assign": {f"{scope}_{draw(KEYS)}": draw(VALUES),
+                                       f"{scope}_seen.$": "$.n"}}
 
 
 @st.composite
@@ -96,10 +98,15 @@ def parallel_states(draw: st.DrawFn, depth: int, prefix: str) -> dict[str, Any]:
 
 
 def middle_states(depth: int, prefix: str) -> st.SearchStrategy[dict[str, Any]]:
-    simple = pass_states() | task_states() | wait_states()
+    simple = pass_states(_scope_name(prefix)) | task_states() | wait_states()
     if depth >= 2:
         return simple
     return simple | map_states(depth, prefix) | parallel_states(depth, prefix)
+
+
+def _scope_name(prefix: str) -> str:
+    """The machine's own prefix (state names add `<index>_`): unique per nested machine."""
+    return "v" + prefix.rsplit("_", 1)[0].replace("_", "")
 
 
 @st.composite

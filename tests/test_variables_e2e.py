@@ -152,10 +152,6 @@ def test_catch_assign_writes_the_outer_scope_and_output_reads_the_error_output()
     assert ("Work", {"attempt": "first-caught"}) in _assigned(history)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "program.CompiledCatcher compiles a JSONata catcher's Assign with _assign, which binds the "
-    "error output to $states.result instead of $states.errorOutput; the failing Assign then "
-    "re-enters recovery.handle_error through the same States.ALL catcher without end"))
 def test_catch_assign_reads_the_error_output() -> None:
     # "$states.errorOutput can be used in the Catch field's Assign or Output."
     definition = _failing_parallel_caught_by({

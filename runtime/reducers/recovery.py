@@ -36,7 +36,8 @@ def handle_error(turn: Turn, frame_id: str, node: Node, error: str, cause: str |
                 output = catcher.output(scope, error_output)
                 assigned = catcher.assign(scope, error_output)
             except StatesError as failure:
-                turn.fail_state(frame_id, node, failure)
+                # A catcher that fails does not catch again: the error ends the frame.
+                turn.fail_state(frame_id, node, failure, recoverable=False)
                 return
             turn.exit_state(frame_id, node, output, assigned, catcher.next)
             return

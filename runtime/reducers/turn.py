@@ -16,6 +16,7 @@ import msgspec
 from runtime import errors
 from runtime import events as ev
 from runtime.dataflow.scope import JSON, Scope
+from runtime.dataflow.variables import check_assignment
 from runtime.effects import Effect, InvokeTask, StartTimer
 from runtime.errors import StatesError
 from runtime.program import Node, Program
@@ -128,6 +129,12 @@ class Turn:
     def exit_state(self, frame_id: str, node: Node, output: JSON,
                    assigned: dict[str, JSON] | None, next_state: str | None) -> None:
         """Emit `<Kind>StateExited`, then go to `next_state` or finish the frame."""
+        if assigned:
+            try:
+                check_assignment(assigned, self.frame(frame_id).variables)
+            except StatesError as failure:
+                self.fail_state(frame_id, node, failure, prefixed=False)
+                return
         if _too_large(output):
             self.fail_state(frame_id, node, StatesError(
                 errors.DATA_LIMIT_EXCEEDED,
@@ -176,7 +183,7 @@ class Turn:
             fanout.fail_parallel(self, parent.id, error, cause)
 
     def fail_state(self, frame_id: str, node: Node, failure: StatesError, *,
-                   prefixed: bool = True) -> None:
+                   prefixed: bool = True, recoverable: bool = True) -> None:
         """A data-flow or state error: States.Runtime ends the execution at once; anything else
         goes through the state's Retry/Catch like a task error."""
         from runtime.reducers import recovery
@@ -192,7 +199,10 @@ class Turn:
         if failure.error == errors.QUERY_EVALUATION_ERROR:
             self.emit("EvaluationFailed", frame_id, ev.ErrorDetails(
                 error=failure.error, cause=cause, state=node.name))
-        recovery.handle_error(self, frame_id, node, failure.error, cause)
+        if recoverable:
+            recovery.handle_error(self, frame_id, node, failure.error, cause)
+        else:
+            self.fail_frame(frame_id, failure.error, cause)
 
     # -- waiting ---------------------------------------------------------------------------
 
