@@ -31,6 +31,8 @@ class TaskCall(msgspec.Struct, frozen=True, kw_only=True):
     idempotency_key: str = ""
     #: Call it to report progress when the Task state sets HeartbeatSeconds.
     heartbeat: Callable[[], None] | None = None
+    #: The task token of a callback task (`.waitForTaskToken`, `.sync`): `$$.Task.Token`.
+    task_token: str | None = None
 
 
 class TaskError(Exception):

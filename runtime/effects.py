@@ -22,6 +22,27 @@ class InvokeTask(msgspec.Struct, frozen=True, kw_only=True, tag=True):
     context: JSON = None
     timeout_seconds: float | None = None
     heartbeat_seconds: float | None = None
+    #: The task token of a callback task (`$$.Task.Token`).
+    token: str | None = None
+
+
+class OfferActivityTask(msgspec.Struct, frozen=True, kw_only=True, tag=True):
+    """Make an activity task available to workers polling GetActivityTask."""
+
+    key: str
+    activity_arn: str
+    input: JSON
+    token: str
+
+
+class WatchExecution(msgspec.Struct, frozen=True, kw_only=True, tag=True):
+    """Report a `.sync` child execution's end to the task waiting on it."""
+
+    key: str
+    execution_arn: str
+    token: str
+    #: `.sync:2`: Input/Output as JSON values rather than strings.
+    json_values: bool = False
 
 
 class StartTimer(msgspec.Struct, frozen=True, kw_only=True, tag=True):
@@ -30,4 +51,4 @@ class StartTimer(msgspec.Struct, frozen=True, kw_only=True, tag=True):
     due: float
 
 
-Effect = InvokeTask | StartTimer
+Effect = InvokeTask | StartTimer | OfferActivityTask | WatchExecution

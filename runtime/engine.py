@@ -26,12 +26,13 @@ from integrations.python import PythonFunctions, TaskHandler
 from integrations.resolve import CallResolver
 from runtime import events as ev
 from runtime import store
+from runtime.activities import Activities, ActivityTask
 from runtime.actor.clock import Clock, SystemClock, VirtualClock
 from runtime.actor.execution import ExecutionActor
 from runtime.actor.timers import TimerService
 from runtime.catalog import NAME_RE, Catalog, StateMachine
 from runtime.dataflow.scope import MISSING
-from runtime.effects import Effect, InvokeTask, StartTimer
+from runtime.effects import Effect, InvokeTask, OfferActivityTask, StartTimer, WatchExecution
 from runtime.errors import AslError
 from runtime.history import render_history
 from runtime.log._base import EventLog
@@ -39,21 +40,26 @@ from runtime.log.file import Durability, FileEventLog
 from runtime.log.memory import MemoryEventLog
 from runtime.log.snapshots import FileSnapshotStore, SnapshotStore
 from runtime.messages import (
+    ActivityStarted,
     RedriveExecution,
     StartExecution,
     StopExecution,
+    TaskCallback,
     TaskCompleted,
+    TaskHeartbeat,
     TimerFired,
 )
 from runtime.model.validate import (
     Diagnostic,
 )
+from runtime.nested import NestedExecutions, sync_result
 from runtime.program import Program
 from runtime.reducers import REDRIVABLE, pending_effects
 from runtime.reducers.turn import MAX_PAYLOAD_BYTES
 from runtime.replay import ReplayResult, replay
 from runtime.state import ExecutionState, new_state, project
 from runtime.timetravel import StateView, fork_point, state_at, with_state_input
+from runtime.tokens import read_token
 
 log = structlog.get_logger("stepline.runtime")
 
@@ -130,7 +136,8 @@ class Runtime:
         self.functions = PythonFunctions()
         for task_name, handler in (tasks or {}).items():
             self.functions.register(task_name, handler)
-        self.resolver = CallResolver((self.functions, *sources))
+        self.resolver = CallResolver((self.functions, NestedExecutions(self), *sources))
+        self.activities = Activities(region=region, account=account)
         self.timers = TimerService(self.clock)
         self.catalog = Catalog(region=region, account=account, clock=self.clock)
         self._executions: dict[str, ExecutionActor] = {}
@@ -169,6 +176,8 @@ class Runtime:
         for record in await store.load_state_machines(self.event_log):
             self.catalog.create(record.name, self._definitions[record.definition_id],
                                 role_arn=record.role_arn, type=record.type)
+        for activity in await store.load_activities(self.event_log):
+            self.activities.create(activity.name, now=activity.created)
         resumed = 0
         for stream_id in await self.event_log.streams():
             if not store.is_execution_stream(stream_id):
@@ -457,6 +466,75 @@ class Runtime:
             case InvokeTask():
                 self.timers.work_started()
                 self.group.start_soon(self._invoke, actor, effect)
+            case OfferActivityTask():
+                self.activities.offer(effect.activity_arn, ActivityTask(
+                    token=effect.token, input=effect.input,
+                    live=lambda: _waits_on(actor, effect.key)))
+            case WatchExecution():
+                self.group.start_soon(self._watch, actor, effect)
+
+    async def _watch(self, actor: ExecutionActor, effect: WatchExecution) -> None:
+        """A `.sync` task ends with its child execution."""
+        try:
+            child = await self.wait(effect.execution_arn)
+        except AslError as error:
+            actor.tell(TaskCallback(at=self.clock.now(), key=effect.key, failed=True,
+                                    error="States.TaskFailed", cause=error.message))
+            return
+        result = sync_result(child, json_values=effect.json_values)
+        if child.status == "SUCCEEDED":
+            actor.tell(TaskCallback(at=self.clock.now(), key=effect.key, output=result))
+        else:
+            actor.tell(TaskCallback(at=self.clock.now(), key=effect.key, failed=True,
+                                    error="States.TaskFailed",
+                                    cause=msgspec.json.encode(result).decode()))
+
+    # -- callbacks and activities ---------------------------------------------------------
+
+    def _callback_target(self, token: str) -> tuple[ExecutionActor, str]:
+        try:
+            arn, key = read_token(token)
+        except ValueError:
+            raise AslError("InvalidToken", "Invalid Token: 'Invalid token'") from None
+        actor = self._executions.get(arn)
+        if actor is None or not _waits_on(actor, key):
+            raise AslError("TaskTimedOut", "Task Timed Out: 'Provided task does not exist anymore'")
+        return actor, key
+
+    def send_task_success(self, token: str, output: JSON) -> None:
+        """SendTaskSuccess: the callback task holding `token` succeeds with `output`."""
+        actor, key = self._callback_target(token)
+        actor.tell(TaskCallback(at=self.clock.now(), key=key, output=output))
+
+    def send_task_failure(self, token: str, *, error: str | None = None,
+                          cause: str | None = None) -> None:
+        actor, key = self._callback_target(token)
+        actor.tell(TaskCallback(at=self.clock.now(), key=key, failed=True, error=error,
+                                cause=cause))
+
+    def send_task_heartbeat(self, token: str) -> None:
+        actor, key = self._callback_target(token)
+        actor.tell(TaskHeartbeat(at=self.clock.now(), key=key))
+
+    async def create_activity(self, name: str) -> str:
+        known = {a.arn for a in self.activities.list()}
+        activity = self.activities.create(name, now=self.clock.now())
+        if activity.arn not in known:
+            await store.append_record(self.event_log, store.CATALOG_STREAM, "ActivityCreated",
+                                      store.ActivityRecord(arn=activity.arn, name=activity.name,
+                                                           created=activity.created))
+        return activity.arn
+
+    async def get_activity_task(self, activity_arn: str, *, worker_name: str | None = None,
+                                timeout: float = 60.0) -> tuple[str, JSON] | None:
+        """GetActivityTask: (task token, input) of the next task, or None after `timeout`
+        seconds (AWS long-polls for 60)."""
+        task = await self.activities.poll(activity_arn, timeout=timeout)
+        if task is None:
+            return None
+        actor, key = self._callback_target(task.token)
+        actor.tell(ActivityStarted(at=self.clock.now(), key=key, worker_name=worker_name))
+        return task.token, task.input
 
     async def _invoke(self, actor: ExecutionActor, effect: InvokeTask) -> None:
         """Run one task call. TimeoutSeconds and HeartbeatSeconds are enforced here in real
@@ -477,7 +555,7 @@ class Runtime:
                         execution_arn=actor.arn, state_name=context.get("StateName", ""),
                         retry_count=context.get("RetryCount", 0),
                         idempotency_key=context.get("IdempotencyKey", effect.key),
-                        heartbeat=heartbeat)
+                        heartbeat=heartbeat, task_token=effect.token)
         message: TaskCompleted | None = None
         try:
             try:
@@ -505,6 +583,12 @@ class Runtime:
 
 
 _state_decoder = msgspec.msgpack.Decoder(ExecutionState)
+
+
+def _waits_on(actor: ExecutionActor, key: str) -> bool:
+    frame = actor.state.frames.get(key.rpartition("@")[0])
+    return (actor.state.status == "RUNNING" and frame is not None
+            and frame.waiting is not None and frame.waiting.key == key)
 
 
 def _reroute(event: ev.HistoryEvent, definition_id: str) -> ev.HistoryEvent:

@@ -73,6 +73,36 @@ class TaskScheduledDetails(_Details, frozen=True):
     heartbeat_in_seconds: int | None = None
     #: Routing: the Task state's `Resource` as written, which the effect runner resolves.
     resource_arn: str = ""
+    #: Routing: the task token of a callback (`.waitForTaskToken`, `.sync`) task.
+    token: str = ""
+
+
+class ActivityScheduledDetails(_Details, frozen=True):
+    resource: str
+    input: JSON
+    timeout_in_seconds: int | None = None
+    heartbeat_in_seconds: int | None = None
+    #: Routing: the task token workers answer with.
+    token: str = ""
+
+
+class ActivityStartedDetails(_Details, frozen=True):
+    worker_name: str | None = None
+
+
+class ActivityOutcomeDetails(_Details, frozen=True):
+    """ActivitySucceeded, ActivityFailed, ActivityTimedOut."""
+
+    output: JSON = None
+    has_output: bool = False
+    error: str | None = None
+    cause: str | None = None
+
+
+class HeartbeatDetails(_Details, frozen=True):
+    """Internal: a worker reported progress; the heartbeat timeout moves to `due`."""
+
+    due: float
 
 
 class TaskResourceDetails(_Details, frozen=True):
@@ -148,6 +178,10 @@ Details = (
     | MessageDetails
     | ExecutionRedrivenDetails
     | FrameRedrivenDetails
+    | ActivityScheduledDetails
+    | ActivityStartedDetails
+    | ActivityOutcomeDetails
+    | HeartbeatDetails
 )
 
 
@@ -165,7 +199,9 @@ class HistoryEvent(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
 
 MESSAGE_RECEIVED: Final = "MessageReceived"
 FRAME_REDRIVEN: Final = "FrameRedriven"
-INTERNAL_TYPES: Final = frozenset({"TimerStarted", MESSAGE_RECEIVED, FRAME_REDRIVEN})
+HEARTBEAT_RECORDED: Final = "HeartbeatRecorded"
+INTERNAL_TYPES: Final = frozenset({"TimerStarted", MESSAGE_RECEIVED, FRAME_REDRIVEN,
+                                   HEARTBEAT_RECORDED})
 
 TERMINAL_TYPES: Final = frozenset(
     {"ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut"}

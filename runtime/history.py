@@ -85,12 +85,30 @@ def render_details(event: ev.HistoryEvent, *, include_data: bool = True) -> dict
                 out["cause"] = d.cause
         case ev.ExecutionRedrivenDetails():
             out = {"redriveCount": d.redrive_count}
+        case ev.ActivityScheduledDetails():
+            out = {"resource": d.resource}
+            if include_data:
+                out["input"], out["inputDetails"] = _payload(d.input)
+            if d.timeout_in_seconds is not None:
+                out["timeoutInSeconds"] = d.timeout_in_seconds
+            if d.heartbeat_in_seconds is not None:
+                out["heartbeatInSeconds"] = d.heartbeat_in_seconds
+        case ev.ActivityStartedDetails():
+            out = {"workerName": d.worker_name} if d.worker_name is not None else {}
+        case ev.ActivityOutcomeDetails():
+            out = {}
+            if d.has_output and include_data:
+                out["output"], out["outputDetails"] = _payload(d.output)
+            if d.error is not None:
+                out["error"] = d.error
+            if d.cause is not None:
+                out["cause"] = d.cause
         case ev.MapStateStartedDetails():
             out = {"length": d.length}
         case ev.MapIterationDetails():
             out = {"name": d.name, "index": d.index}
         case (ev.FanoutDetails() | ev.TimerStartedDetails() | ev.MessageDetails()
-              | ev.FrameRedrivenDetails()):
+              | ev.FrameRedrivenDetails() | ev.HeartbeatDetails()):
             return None
     return out
 

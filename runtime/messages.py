@@ -33,6 +33,33 @@ class TaskCompleted(msgspec.Struct, frozen=True, kw_only=True, tag=True):
     timed_out: bool = False
 
 
+class TaskCallback(msgspec.Struct, frozen=True, kw_only=True, tag=True):
+    """SendTaskSuccess/SendTaskFailure for a callback task (`.waitForTaskToken`, an
+    activity, a `.sync` child execution)."""
+
+    at: float
+    key: str
+    output: JSON = None
+    error: str | None = None
+    cause: str | None = None
+    failed: bool = False
+
+
+class TaskHeartbeat(msgspec.Struct, frozen=True, kw_only=True, tag=True):
+    """SendTaskHeartbeat."""
+
+    at: float
+    key: str
+
+
+class ActivityStarted(msgspec.Struct, frozen=True, kw_only=True, tag=True):
+    """A worker took the activity task (GetActivityTask)."""
+
+    at: float
+    key: str
+    worker_name: str | None = None
+
+
 class TimerFired(msgspec.Struct, frozen=True, kw_only=True, tag=True):
     at: float
     key: str
@@ -50,4 +77,5 @@ class RedriveExecution(msgspec.Struct, frozen=True, kw_only=True, tag=True):
     at: float
 
 
-Message = StartExecution | TaskCompleted | TimerFired | StopExecution | RedriveExecution
+Message = (StartExecution | TaskCompleted | TimerFired | StopExecution | RedriveExecution
+           | TaskCallback | TaskHeartbeat | ActivityStarted)

@@ -43,6 +43,21 @@ class Waiting(msgspec.Struct, frozen=True, kw_only=True):
     due: float | None = None
     purpose: str = ""
     task: TaskCall | None = None
+    #: Callback tasks (`.waitForTaskToken`, `.sync`, activities) end with SendTask*: the
+    #: integration's own answer only submits them.
+    token: str = ""
+    #: The activity ARN, for an activity task.
+    activity: str | None = None
+    #: The integration's request was made (TaskSubmitted); now only the callback is awaited.
+    submitted: bool = False
+    #: The child execution a `.sync` task waits for.
+    child: str | None = None
+    #: Epoch seconds by which a heartbeat must arrive (callback tasks with HeartbeatSeconds).
+    heartbeat_due: float | None = None
+
+    @property
+    def callback(self) -> bool:
+        return bool(self.token)
 
 
 class Fanout(msgspec.Struct, frozen=True, kw_only=True):
@@ -177,17 +192,45 @@ def apply(work: ExecutionState, event: ev.HistoryEvent) -> None:
         case ev.TaskScheduledDetails():
             assert frame is not None
             timeout = details.timeout_in_seconds
+            heartbeat = details.heartbeat_in_seconds
             frames[frame.id] = replace(frame, last_event_id=event.id, waiting=Waiting(
                 key=f"{frame.id}@{event.id}", kind="task",
                 due=event.timestamp + timeout if timeout else None,
                 task=TaskCall(resource=details.resource_arn, parameters=details.parameters,
+                              timeout_seconds=timeout, heartbeat_seconds=heartbeat),
+                token=details.token,
+                heartbeat_due=event.timestamp + heartbeat if heartbeat and details.token
+                else None,
+            ))
+        case ev.ActivityScheduledDetails():
+            assert frame is not None
+            timeout = details.timeout_in_seconds
+            frames[frame.id] = replace(frame, last_event_id=event.id, waiting=Waiting(
+                key=f"{frame.id}@{event.id}", kind="task",
+                due=event.timestamp + timeout if timeout else None,
+                task=TaskCall(resource=details.resource, parameters=details.input,
                               timeout_seconds=timeout,
                               heartbeat_seconds=details.heartbeat_in_seconds),
+                token=details.token, activity=details.resource,
             ))
-        case ev.TaskResourceDetails():
+        case ev.ActivityStartedDetails():
+            assert frame is not None and frame.waiting is not None
+            waiting = frame.waiting
+            beat = waiting.task.heartbeat_seconds if waiting.task is not None else None
+            frames[frame.id] = replace(frame, last_event_id=event.id, waiting=replace(
+                waiting, submitted=True,
+                heartbeat_due=event.timestamp + beat if beat else None))
+        case ev.HeartbeatDetails(due=due):
+            assert frame is not None and frame.waiting is not None
+            frames[frame.id] = replace(frame, waiting=replace(frame.waiting, heartbeat_due=due))
+        case ev.TaskResourceDetails() | ev.ActivityOutcomeDetails():
             assert frame is not None
             if kind == "TaskStarted":
                 frames[frame.id] = replace(frame, last_event_id=event.id)
+            elif kind == "TaskSubmitted":
+                assert frame.waiting is not None
+                frames[frame.id] = replace(frame, last_event_id=event.id, waiting=replace(
+                    frame.waiting, submitted=True, child=_child_execution(details)))
             else:
                 frames[frame.id] = replace(frame, waiting=None, last_event_id=event.id)
         case ev.TimerStartedDetails(due=due, purpose=purpose):
@@ -293,6 +336,17 @@ def apply(work: ExecutionState, event: ev.HistoryEvent) -> None:
                 frames[frame.id] = replace(frame, last_event_id=event.id)
         case _:
             raise AssertionError(f"unhandled event {kind}")
+
+
+def _child_execution(details: ev.TaskResourceDetails | ev.ActivityOutcomeDetails) -> str | None:
+    """The child a `states:startExecution.sync` task submitted (its response names it)."""
+    if isinstance(details, ev.TaskResourceDetails) and details.resource_type == "states" \
+            and details.resource.startswith("startExecution.sync"):
+        output = details.output
+        child = output.get("ExecutionArn") if isinstance(output, dict) else None
+        if isinstance(child, str):
+            return child
+    return None
 
 
 def _redrive_frame(work: ExecutionState, frame: Frame) -> None:

@@ -35,7 +35,14 @@ class StateMachineRecord(msgspec.Struct, frozen=True, kw_only=True):
     created: float
 
 
+class ActivityRecord(msgspec.Struct, frozen=True, kw_only=True):
+    arn: str
+    name: str
+    created: float
+
+
 _definition_decoder = msgspec.msgpack.Decoder(DefinitionRecord)
+_activity_decoder = msgspec.msgpack.Decoder(ActivityRecord)
 _machine_decoder = msgspec.msgpack.Decoder(StateMachineRecord)
 _encode = msgspec.msgpack.encode
 
@@ -69,7 +76,13 @@ async def load_definitions(log: EventLog) -> dict[str, str]:
 
 
 async def load_state_machines(log: EventLog) -> list[StateMachineRecord]:
-    return [_machine_decoder.decode(e.data) for e in await log.read(CATALOG_STREAM)]
+    return [_machine_decoder.decode(e.data) for e in await log.read(CATALOG_STREAM)
+            if e.type == "StateMachineCreated"]
+
+
+async def load_activities(log: EventLog) -> list[ActivityRecord]:
+    return [_activity_decoder.decode(e.data) for e in await log.read(CATALOG_STREAM)
+            if e.type == "ActivityCreated"]
 
 
 async def load_events(log: EventLog, stream_id: str) -> list[ev.HistoryEvent]:

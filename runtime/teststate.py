@@ -38,7 +38,7 @@ from runtime.reducers.dispatch import run_state
 from runtime.reducers.recovery import handle_error
 from runtime.reducers.retry import find_retrier, matches
 from runtime.reducers.turn import TIMEOUT_SUFFIX, Turn
-from runtime.state import ExecutionState, Frame
+from runtime.state import ExecutionState, Frame, Waiting
 
 InspectionLevel = Literal["INFO", "DEBUG", "TRACE"]
 MOCKABLE: Final = frozenset({"Task", "Map", "Parallel"})
@@ -144,14 +144,14 @@ class TestRun:
     def _outcome(self, turn: Turn, node: Node, mock: Mock) -> None:
         if mock.error is not None:
             if isinstance(node, TaskNode):
-                task.task_failed(turn, "", node, mock.error, mock.cause)
+                task.task_failed(turn, "", node, _waiting(turn), mock.error, mock.cause)
             else:
                 handle_error(turn, "", node, mock.error, mock.cause)
             return
         result = _json_field(mock.result, "mock.result", None)
         self._mock_result = result
         if isinstance(node, TaskNode):
-            task.task_succeeded(turn, "", node, result)
+            task.task_succeeded(turn, "", node, _waiting(turn), result)
             return
         scope = turn.scope(turn.frame(""))
         try:
@@ -397,3 +397,10 @@ def _epoch(text: Any, default: float) -> float:
         return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
     except ValueError:
         return default
+
+
+def _waiting(turn: Turn) -> Waiting:
+    """The scheduled task a mocked outcome answers."""
+    waiting = turn.frame("").waiting
+    assert waiting is not None
+    return waiting

@@ -13,17 +13,26 @@ from runtime import errors
 from runtime import events as ev
 from runtime.effects import Effect, StartTimer
 from runtime.messages import (
+    ActivityStarted,
     Message,
     RedriveExecution,
     StartExecution,
     StopExecution,
+    TaskCallback,
     TaskCompleted,
+    TaskHeartbeat,
     TimerFired,
 )
 from runtime.program import Program, TaskNode, WaitNode
 from runtime.reducers import fanout, task, wait
 from runtime.reducers.dispatch import rerun_state
-from runtime.reducers.turn import EXECUTION_TIMEOUT_KEY, TIMEOUT_SUFFIX, Turn, effects_for
+from runtime.reducers.turn import (
+    EXECUTION_TIMEOUT_KEY,
+    HEARTBEAT_SUFFIX,
+    TIMEOUT_SUFFIX,
+    Turn,
+    effects_for,
+)
 from runtime.state import ExecutionState, children
 
 
@@ -61,18 +70,8 @@ def _receive(turn: Turn, message: Message) -> None:
             if turn.program.timeout_seconds:
                 turn.effects.append(StartTimer(
                     key=EXECUTION_TIMEOUT_KEY, due=message.at + turn.program.timeout_seconds))
-        case TaskCompleted():
-            frame_id = message.key.rpartition("@")[0]
-            frame = turn.work.frames.get(frame_id)
-            if frame is None or frame.waiting is None or frame.waiting.key != message.key:
-                return  # a result nobody waits for any more (cancelled branch, timed out)
-            node = turn.node(frame)
-            assert isinstance(node, TaskNode)
-            if message.failed:
-                task.task_failed(turn, frame_id, node, message.error, message.cause,
-                                 timed_out=message.timed_out)
-            else:
-                task.task_succeeded(turn, frame_id, node, message.output)
+        case TaskCompleted() | TaskCallback() | TaskHeartbeat() | ActivityStarted():
+            _task_message(turn, message)
         case TimerFired():
             _timer_fired(turn, message)
         case StopExecution():
@@ -106,25 +105,68 @@ def _redrive(turn: Turn, frame_id: str) -> None:
         fanout.progress(turn, frame_id)
 
 
+def _task_message(turn: Turn,
+                  message: TaskCompleted | TaskCallback | TaskHeartbeat | ActivityStarted) -> None:
+    frame_id = message.key.rpartition("@")[0]
+    frame = turn.work.frames.get(frame_id)
+    waiting = frame.waiting if frame is not None else None
+    if frame is None or waiting is None or waiting.key != message.key:
+        return  # nobody waits for this any more (cancelled branch, timed out, answered)
+    node = turn.node(frame)
+    assert isinstance(node, TaskNode)
+    match message:
+        case TaskCompleted(failed=True):
+            task.task_failed(turn, frame_id, node, waiting, message.error, message.cause,
+                             timed_out=message.timed_out)
+        case TaskCompleted():
+            task.task_answered(turn, frame_id, node, waiting, message.output)
+        case TaskCallback() if waiting.callback:
+            if message.failed:
+                task.task_failed(turn, frame_id, node, waiting, message.error, message.cause)
+            else:
+                task.task_succeeded(turn, frame_id, node, waiting, message.output)
+        case TaskHeartbeat() if waiting.callback:
+            task.heartbeat(turn, frame_id, waiting)
+        case ActivityStarted() if waiting.activity is not None and not waiting.submitted:
+            task.activity_started(turn, frame_id, message.worker_name)
+        case _:
+            return
+
+
 def _timer_fired(turn: Turn, message: TimerFired) -> None:
     if message.key == EXECUTION_TIMEOUT_KEY:
         turn.emit("ExecutionTimedOut", "", ev.ErrorDetails(
             error=errors.TIMEOUT, cause="The execution timed out."))
         return
-    key = message.key.removesuffix(TIMEOUT_SUFFIX)
-    frame_id = key.rpartition("@" if key != message.key else "#")[0]
+    if message.key.endswith((TIMEOUT_SUFFIX, HEARTBEAT_SUFFIX)):
+        _task_timer(turn, message)
+        return
+    frame_id = message.key.rpartition("#")[0]
     frame = turn.work.frames.get(frame_id)
-    if frame is None or frame.waiting is None or frame.waiting.key != key:
+    if frame is None or frame.waiting is None or frame.waiting.key != message.key:
         return
     node = turn.node(frame)
-    if key != message.key:
-        assert isinstance(node, TaskNode)
-        task.task_failed(turn, frame_id, node, errors.TIMEOUT, None, timed_out=True)
-    elif frame.waiting.purpose == "wait":
+    if frame.waiting.purpose == "wait":
         assert isinstance(node, WaitNode)
         wait.finish_wait(turn, frame_id, node)
     else:
         rerun_state(turn, frame_id, node)
+
+
+def _task_timer(turn: Turn, message: TimerFired) -> None:
+    heartbeat = message.key.endswith(HEARTBEAT_SUFFIX)
+    key = message.key.removesuffix(HEARTBEAT_SUFFIX if heartbeat else TIMEOUT_SUFFIX)
+    frame = turn.work.frames.get(key.rpartition("@")[0])
+    waiting = frame.waiting if frame is not None else None
+    if frame is None or waiting is None or waiting.key != key:
+        return
+    if heartbeat and (waiting.heartbeat_due is None or waiting.heartbeat_due > message.at):
+        return  # a heartbeat arrived after this timer was set
+    node = turn.node(frame)
+    assert isinstance(node, TaskNode)
+    # AWS records a callback task's missed heartbeat as TaskTimedOut with States.Timeout
+    # (conformance: timeouts/test_heartbeats).
+    task.task_failed(turn, frame.id, node, waiting, errors.TIMEOUT, None, timed_out=True)
 
 
 def pending_effects(program: Program, state: ExecutionState) -> list[Effect]:

@@ -1,17 +1,27 @@
 """Task: schedule an effect, then turn its outcome (or a timeout) into the state's output or
-into Retry/Catch."""
+into Retry/Catch.
+
+Three integration patterns, as AWS defines them: request-response (the integration's answer is
+the result), callback (`.waitForTaskToken` and `.sync`: the answer only submits the task, the
+result comes with SendTaskSuccess/SendTaskFailure or the child execution's end), and activities
+(workers poll for the task and answer with its token).
+"""
 
 from __future__ import annotations
 
 from runtime import errors
 from runtime import events as ev
 from runtime.dataflow.scope import JSON
+from runtime.effects import StartTimer, WatchExecution
 from runtime.errors import StatesError
 from runtime.program import TaskNode
 from runtime.reducers.recovery import handle_error
-from runtime.reducers.turn import Turn, effects_for
+from runtime.reducers.turn import HEARTBEAT_SUFFIX, Turn, effects_for
+from runtime.state import Waiting
+from runtime.tokens import make_token
 
 DEFAULT_REGION = "us-east-1"
+CALLBACK_SUFFIXES = (".waitForTaskToken", ".sync", ".sync:2")
 
 
 def resource_parts(resource: str) -> tuple[str, str, str]:
@@ -29,10 +39,23 @@ def resource_parts(resource: str) -> tuple[str, str, str]:
     return "stepline", resource, DEFAULT_REGION
 
 
+def is_activity(resource: str) -> bool:
+    parts = resource.split(":")
+    return len(parts) == 7 and parts[2] == "states" and parts[5] == "activity"
+
+
+def is_callback(resource: str) -> bool:
+    return resource.endswith(CALLBACK_SUFFIXES)
+
+
 def run_task(turn: Turn, frame_id: str, node: TaskNode) -> None:
     """Schedule the task (also on every retry)."""
     frame = turn.frame(frame_id)
-    scope = turn.scope(frame)
+    activity = is_activity(node.resource)
+    # The token names the waiting the scheduling event is about to open (its id is next).
+    token = make_token(turn.work.execution_arn, f"{frame_id}@{turn.work.last_event_id + 1}") \
+        if activity or is_callback(node.resource) else ""
+    scope = turn.scope(frame, task_token=token or None)
     try:
         parameters = node.effective_input(scope)
         timeout = node.timeout_seconds(scope) if node.timeout_seconds is not None else None
@@ -40,24 +63,49 @@ def run_task(turn: Turn, frame_id: str, node: TaskNode) -> None:
     except StatesError as failure:
         turn.fail_state(frame_id, node, failure)
         return
-    resource_type, resource, region = resource_parts(node.resource)
-    turn.emit("TaskScheduled", frame_id, ev.TaskScheduledDetails(
-        resource_type=resource_type, resource=resource, region=region, parameters=parameters,
-        timeout_in_seconds=int(timeout) if timeout is not None else None,
-        heartbeat_in_seconds=int(heartbeat) if heartbeat is not None else None,
-        resource_arn=node.resource,
-    ))
-    turn.emit("TaskStarted", frame_id, ev.TaskResourceDetails(
-        resource_type=resource_type, resource=resource))
-    frame = turn.frame(frame_id)
-    assert frame.waiting is not None
-    turn.effects.extend(effects_for(turn.work, frame, frame.waiting))
+    timeout_s = int(timeout) if timeout is not None else None
+    heartbeat_s = int(heartbeat) if heartbeat is not None else None
+    if activity:
+        turn.emit("ActivityScheduled", frame_id, ev.ActivityScheduledDetails(
+            resource=node.resource, input=parameters, timeout_in_seconds=timeout_s,
+            heartbeat_in_seconds=heartbeat_s, token=token))
+    else:
+        resource_type, resource, region = resource_parts(node.resource)
+        turn.emit("TaskScheduled", frame_id, ev.TaskScheduledDetails(
+            resource_type=resource_type, resource=resource, region=region,
+            parameters=parameters, timeout_in_seconds=timeout_s,
+            heartbeat_in_seconds=heartbeat_s, resource_arn=node.resource, token=token))
+        turn.emit("TaskStarted", frame_id, ev.TaskResourceDetails(
+            resource_type=resource_type, resource=resource))
+    waiting = turn.frame(frame_id).waiting
+    assert waiting is not None
+    turn.effects.extend(effects_for(turn.work, turn.frame(frame_id), waiting))
 
 
-def task_succeeded(turn: Turn, frame_id: str, node: TaskNode, result: JSON) -> None:
-    resource_type, resource, _ = resource_parts(node.resource)
-    turn.emit("TaskSucceeded", frame_id, ev.TaskResourceDetails(
-        resource_type=resource_type, resource=resource, output=result, has_output=True))
+def task_answered(turn: Turn, frame_id: str, node: TaskNode, waiting: Waiting, result: JSON
+                  ) -> None:
+    """The integration answered: the result, or (callback tasks) the submission."""
+    if waiting.callback:
+        resource_type, resource, _ = resource_parts(node.resource)
+        turn.emit("TaskSubmitted", frame_id, ev.TaskResourceDetails(
+            resource_type=resource_type, resource=resource, output=result, has_output=True))
+        submitted = turn.frame(frame_id).waiting
+        assert submitted is not None
+        turn.effects.extend(e for e in effects_for(turn.work, turn.frame(frame_id), submitted)
+                            if isinstance(e, WatchExecution))
+        return
+    task_succeeded(turn, frame_id, node, waiting, result)
+
+
+def task_succeeded(turn: Turn, frame_id: str, node: TaskNode, waiting: Waiting, result: JSON
+                   ) -> None:
+    if waiting.activity is not None:
+        turn.emit("ActivitySucceeded", frame_id, ev.ActivityOutcomeDetails(
+            output=result, has_output=True))
+    else:
+        resource_type, resource, _ = resource_parts(node.resource)
+        turn.emit("TaskSucceeded", frame_id, ev.TaskResourceDetails(
+            resource_type=resource_type, resource=resource, output=result, has_output=True))
     frame = turn.frame(frame_id)
     scope = turn.scope(frame)
     try:
@@ -69,10 +117,39 @@ def task_succeeded(turn: Turn, frame_id: str, node: TaskNode, result: JSON) -> N
     turn.exit_state(frame_id, node, output, assigned, node.next)
 
 
-def task_failed(turn: Turn, frame_id: str, node: TaskNode, error: str | None,
+def task_failed(turn: Turn, frame_id: str, node: TaskNode, waiting: Waiting, error: str | None,
                 cause: str | None, *, timed_out: bool = False) -> None:
-    resource_type, resource, _ = resource_parts(node.resource)
     error = error or errors.TASK_FAILED
-    turn.emit("TaskTimedOut" if timed_out else "TaskFailed", frame_id, ev.TaskResourceDetails(
-        resource_type=resource_type, resource=resource, error=error, cause=cause))
+    if waiting.activity is not None:
+        turn.emit("ActivityTimedOut" if timed_out else "ActivityFailed", frame_id,
+                  ev.ActivityOutcomeDetails(error=error, cause=cause))
+    else:
+        resource_type, resource, _ = resource_parts(node.resource)
+        turn.emit("TaskTimedOut" if timed_out else "TaskFailed", frame_id,
+                  ev.TaskResourceDetails(resource_type=resource_type, resource=resource,
+                                         error=error, cause=cause))
     handle_error(turn, frame_id, node, error, cause)
+
+
+def heartbeat(turn: Turn, frame_id: str, waiting: Waiting) -> None:
+    """SendTaskHeartbeat: the heartbeat timeout starts again."""
+    seconds = waiting.task.heartbeat_seconds if waiting.task is not None else None
+    if not seconds:
+        return
+    turn.emit(ev.HEARTBEAT_RECORDED, frame_id, ev.HeartbeatDetails(due=turn.at + seconds))
+    renewed = turn.frame(frame_id).waiting
+    assert renewed is not None
+    turn.effects.extend(_heartbeat_timers(turn, frame_id, renewed))
+
+
+def activity_started(turn: Turn, frame_id: str, worker_name: str | None) -> None:
+    turn.emit("ActivityStarted", frame_id, ev.ActivityStartedDetails(worker_name=worker_name))
+    started = turn.frame(frame_id).waiting
+    assert started is not None
+    turn.effects.extend(_heartbeat_timers(turn, frame_id, started))
+
+
+def _heartbeat_timers(turn: Turn, frame_id: str, waiting: Waiting) -> list[StartTimer]:
+    return [e for e in effects_for(turn.work, turn.frame(frame_id), waiting)
+            if isinstance(e, StartTimer) and e.key.endswith(HEARTBEAT_SUFFIX)]
+

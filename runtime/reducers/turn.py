@@ -17,7 +17,7 @@ from runtime import errors
 from runtime import events as ev
 from runtime.dataflow.scope import JSON, Scope
 from runtime.dataflow.variables import check_assignment
-from runtime.effects import Effect, InvokeTask, StartTimer
+from runtime.effects import Effect, InvokeTask, OfferActivityTask, StartTimer, WatchExecution
 from runtime.errors import StatesError
 from runtime.program import Node, Program
 from runtime.state import ExecutionState, Frame, Waiting, apply, begin_turn
@@ -78,8 +78,8 @@ class Turn:
 
     # -- evaluation -----------------------------------------------------------------------
 
-    def scope(self, frame: Frame, value: JSON | None = None, *, item: tuple[int, JSON] | None = None
-              ) -> Scope:
+    def scope(self, frame: Frame, value: JSON | None = None, *,
+              item: tuple[int, JSON] | None = None, task_token: str | None = None) -> Scope:
         work = self.work
 
         def context() -> JSON:
@@ -99,6 +99,8 @@ class Turn:
             }
             if item is not None:
                 ctx["Map"] = {"Item": {"Index": item[0], "Value": item[1]}}
+            if task_token is not None:
+                ctx["Task"] = {"Token": task_token}
             return ctx
 
         return Scope(
@@ -220,15 +222,30 @@ def effects_for(state: ExecutionState, frame: Frame, waiting: Waiting) -> list[E
         return [StartTimer(key=waiting.key, due=waiting.due)]
     task = waiting.task
     assert task is not None
-    out: list[Effect] = [InvokeTask(
-        key=waiting.key, resource=task.resource, parameters=task.parameters,
-        timeout_seconds=task.timeout_seconds, heartbeat_seconds=task.heartbeat_seconds,
-        context={"ExecutionArn": state.execution_arn, "StateName": frame.state,
-                 "RetryCount": frame.retry_count, "IdempotencyKey":
-                 f"{state.execution_arn}/{waiting.key}"},
-    )]
+    out: list[Effect] = []
+    if waiting.activity is not None:
+        if not waiting.submitted:
+            out.append(OfferActivityTask(key=waiting.key, activity_arn=waiting.activity,
+                                         input=task.parameters, token=waiting.token))
+    elif not waiting.submitted:
+        out.append(InvokeTask(
+            key=waiting.key, resource=task.resource, parameters=task.parameters,
+            timeout_seconds=task.timeout_seconds,
+            # A callback task's heartbeats come as SendTaskHeartbeat, timed by the reducer.
+            heartbeat_seconds=None if waiting.callback else task.heartbeat_seconds,
+            token=waiting.token or None,
+            context={"ExecutionArn": state.execution_arn, "StateName": frame.state,
+                     "RetryCount": frame.retry_count, "IdempotencyKey":
+                     f"{state.execution_arn}/{waiting.key}"},
+        ))
+    elif waiting.child is not None:
+        out.append(WatchExecution(key=waiting.key, execution_arn=waiting.child,
+                                  token=waiting.token,
+                                  json_values=task.resource.endswith(".sync:2")))
     if waiting.due is not None:
         out.append(StartTimer(key=waiting.key + TIMEOUT_SUFFIX, due=waiting.due))
+    if waiting.heartbeat_due is not None:
+        out.append(StartTimer(key=waiting.key + HEARTBEAT_SUFFIX, due=waiting.heartbeat_due))
     return out
 
 
