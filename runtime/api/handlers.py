@@ -257,6 +257,108 @@ async def redrive_execution(api: StepFunctions, body: Body) -> Body:
     return {"redriveDate": execution.redrive_date}
 
 
+async def start_sync_execution(api: StepFunctions, body: Body) -> Body:
+    """StartSyncExecution (EXPRESS): runs the execution to its end within the request."""
+    machine_arn = _string(body, "stateMachineArn")
+    if api.catalog.get(machine_arn).type != "EXPRESS":
+        raise AslError("StateMachineTypeNotSupported",
+                       "This operation is not supported by this type of state machine")
+    started = await api.start_execution(machine_arn, input_json=body.get("input"),
+                                        name=body.get("name"))
+    done = await api.runtime.wait(started.execution_arn)
+    out: Body = {
+        "executionArn": done.execution_arn, "stateMachineArn": done.state_machine_arn,
+        "name": done.name, "startDate": done.start_date, "stopDate": done.stop_date,
+        "status": done.status, "input": _json(done.input), "inputDetails": {"included": True},
+        "billingDetails": {"billedMemoryUsedInMB": 64,
+                           "billedDurationInMilliseconds":
+                           int(((done.stop_date or done.start_date) - done.start_date) * 1000)},
+    }
+    if done.status == "SUCCEEDED":
+        out["output"] = _json(done.output)
+        out["outputDetails"] = {"included": True}
+    else:
+        out["error"] = done.error
+        out["cause"] = done.cause
+    return out
+
+
+async def list_map_runs(api: StepFunctions, body: Body) -> Body:
+    """Map runs are what Distributed Map states start; inline Maps start none."""
+    api.describe_execution(_string(body, "executionArn"))
+    return {"mapRuns": []}
+
+
+async def describe_map_run(api: StepFunctions, body: Body) -> Body:
+    raise AslError("ResourceNotFound",
+                   f"Resource not found: '{_string(body, 'mapRunArn')}'")
+
+
+async def update_map_run(api: StepFunctions, body: Body) -> Body:
+    raise AslError("ResourceNotFound",
+                   f"Resource not found: '{_string(body, 'mapRunArn')}'")
+
+
+# -- callbacks and activities --------------------------------------------------------------
+
+
+def _output_json(body: Body) -> Any:
+    text = _string(body, "output")
+    try:
+        return msgspec.json.decode(text)
+    except msgspec.DecodeError:
+        raise AslError("InvalidOutput", f"Invalid Output: '{text[:200]}'") from None
+
+
+async def send_task_success(api: StepFunctions, body: Body) -> Body:
+    api.runtime.send_task_success(_string(body, "taskToken"), _output_json(body))
+    return {}
+
+
+async def send_task_failure(api: StepFunctions, body: Body) -> Body:
+    api.runtime.send_task_failure(_string(body, "taskToken"), error=body.get("error"),
+                                  cause=body.get("cause"))
+    return {}
+
+
+async def send_task_heartbeat(api: StepFunctions, body: Body) -> Body:
+    api.runtime.send_task_heartbeat(_string(body, "taskToken"))
+    return {}
+
+
+async def create_activity(api: StepFunctions, body: Body) -> Body:
+    arn = await api.runtime.create_activity(_string(body, "name"))
+    activity = api.runtime.activities.get(arn)
+    return {"activityArn": arn, "creationDate": activity.created}
+
+
+async def describe_activity(api: StepFunctions, body: Body) -> Body:
+    activity = api.runtime.activities.get(_string(body, "activityArn"))
+    return {"activityArn": activity.arn, "name": activity.name,
+            "creationDate": activity.created}
+
+
+async def list_activities(api: StepFunctions, body: Body) -> Body:
+    return {"activities": [{"activityArn": a.arn, "name": a.name, "creationDate": a.created}
+                           for a in api.runtime.activities.list()]}
+
+
+async def delete_activity(api: StepFunctions, body: Body) -> Body:
+    api.runtime.activities.delete(_string(body, "activityArn"))
+    return {}
+
+
+async def get_activity_task(api: StepFunctions, body: Body) -> Body:
+    """Long poll: AWS holds the request up to 60 seconds and answers without a token when no
+    task arrived."""
+    task = await api.runtime.get_activity_task(_string(body, "activityArn"),
+                                               worker_name=body.get("workerName"), timeout=60)
+    if task is None:
+        return {}
+    token, value = task
+    return {"taskToken": token, "input": _json(value)}
+
+
 async def describe_state_machine_for_execution(api: StepFunctions, body: Body) -> Body:
     _, origin = api.describe_execution(_string(body, "executionArn"))
     machine = origin.machine
@@ -345,4 +447,16 @@ ACTIONS: Final[Mapping[str, Handler]] = {
     "ListExecutions": list_executions,
     "GetExecutionHistory": get_execution_history,
     "TestState": test_state,
+    "SendTaskSuccess": send_task_success,
+    "SendTaskFailure": send_task_failure,
+    "SendTaskHeartbeat": send_task_heartbeat,
+    "CreateActivity": create_activity,
+    "DescribeActivity": describe_activity,
+    "ListActivities": list_activities,
+    "DeleteActivity": delete_activity,
+    "GetActivityTask": get_activity_task,
+    "StartSyncExecution": start_sync_execution,
+    "ListMapRuns": list_map_runs,
+    "DescribeMapRun": describe_map_run,
+    "UpdateMapRun": update_map_run,
 }

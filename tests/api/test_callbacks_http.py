@@ -1,0 +1,84 @@
+"""Callbacks, activities, redrive, StartSyncExecution and Map runs through boto3."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.api.conftest import ROLE, pass_machine, task_machine, wait_until_done
+
+
+def test_an_activity_worker_polls_and_answers_through_the_api(sfn: Any) -> None:
+    activity = sfn.create_activity(name="approve-http")["activityArn"]
+    assert sfn.describe_activity(activityArn=activity)["name"] == "approve-http"
+    assert activity in [a["activityArn"] for a in sfn.list_activities()["activities"]]
+    machine = sfn.create_state_machine(name="activity-http", definition=task_machine(activity),
+                                       roleArn=ROLE)["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=machine,
+                                    input=json.dumps({"n": 1}))["executionArn"]
+    task = sfn.get_activity_task(activityArn=activity, workerName="worker-1")
+    assert json.loads(task["input"]) == {"n": 1}
+    sfn.send_task_heartbeat(taskToken=task["taskToken"])
+    sfn.send_task_success(taskToken=task["taskToken"], output=json.dumps({"ok": 1}))
+    done = wait_until_done(sfn, execution)
+    assert (done["status"], json.loads(done["output"])) == ("SUCCEEDED", {"ok": 1})
+    events = sfn.get_execution_history(executionArn=execution)["events"]
+    assert events[3]["activityStartedEventDetails"] == {"workerName": "worker-1"}
+    with pytest.raises(ClientError) as raised:
+        sfn.send_task_success(taskToken=task["taskToken"], output="{}")
+    assert raised.value.response["Error"]["Code"] == "TaskTimedOut"
+    with pytest.raises(ClientError) as raised:
+        sfn.send_task_failure(taskToken="bogus")
+    assert raised.value.response["Error"]["Code"] == "InvalidToken"
+    sfn.delete_activity(activityArn=activity)
+
+
+def test_activity_failure_through_the_api(sfn: Any) -> None:
+    activity = sfn.create_activity(name="fails-http")["activityArn"]
+    machine = sfn.create_state_machine(name="activity-fails", definition=task_machine(activity),
+                                       roleArn=ROLE)["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=machine)["executionArn"]
+    result: dict[str, Any] = {}
+    worker = threading.Thread(target=lambda: result.update(
+        sfn.get_activity_task(activityArn=activity)))
+    worker.start()
+    worker.join(timeout=10)
+    sfn.send_task_failure(taskToken=result["taskToken"], error="Nope", cause="declined")
+    done = wait_until_done(sfn, execution)
+    assert (done["status"], done["error"], done["cause"]) == ("FAILED", "Nope", "declined")
+
+
+def test_redrive_through_the_api(sfn: Any) -> None:
+    machine = sfn.create_state_machine(
+        name="fails-once-http", roleArn=ROLE,
+        definition=json.dumps({"StartAt": "F", "States": {"F": {"Type": "Fail",
+                                                                 "Error": "E"}}}),
+    )["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=machine)["executionArn"]
+    assert wait_until_done(sfn, execution)["redriveStatus"] == "REDRIVABLE"
+    assert "redriveDate" in sfn.redrive_execution(executionArn=execution)
+    done = wait_until_done(sfn, execution)
+    assert (done["status"], done["redriveCount"]) == ("FAILED", 1)
+
+
+def test_start_sync_execution_runs_an_express_machine_to_its_end(sfn: Any) -> None:
+    machine = sfn.create_state_machine(name="express-http", definition=pass_machine({"a": 1}),
+                                       roleArn=ROLE, type="EXPRESS")["stateMachineArn"]
+    done = sfn.start_sync_execution(stateMachineArn=machine, input="{}")
+    assert (done["status"], json.loads(done["output"])) == ("SUCCEEDED", {"a": 1})
+    standard = sfn.create_state_machine(name="standard-http", definition=pass_machine(),
+                                        roleArn=ROLE)["stateMachineArn"]
+    with pytest.raises(ClientError) as raised:
+        sfn.start_sync_execution(stateMachineArn=standard)
+    assert raised.value.response["Error"]["Code"] == "StateMachineTypeNotSupported"
+
+
+def test_inline_maps_start_no_map_runs(sfn: Any) -> None:
+    machine = sfn.create_state_machine(name="no-map-runs", definition=pass_machine(),
+                                       roleArn=ROLE)["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=machine)["executionArn"]
+    assert sfn.list_map_runs(executionArn=execution)["mapRuns"] == []
