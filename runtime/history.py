@@ -71,38 +71,22 @@ def render_details(event: ev.HistoryEvent, *, include_data: bool = True) -> dict
         case ev.TaskScheduledDetails():
             out = {"resourceType": d.resource_type, "resource": d.resource, "region": d.region,
                    "parameters": json_text(d.parameters)}
-            if d.timeout_in_seconds is not None:
-                out["timeoutInSeconds"] = d.timeout_in_seconds
-            if d.heartbeat_in_seconds is not None:
-                out["heartbeatInSeconds"] = d.heartbeat_in_seconds
+            _limits(out, d.timeout_in_seconds, d.heartbeat_in_seconds)
         case ev.TaskResourceDetails():
             out = {"resourceType": d.resource_type, "resource": d.resource}
-            if d.has_output and include_data:
-                out["output"], out["outputDetails"] = _payload(d.output)
-            if d.error is not None:
-                out["error"] = d.error
-            if d.cause is not None:
-                out["cause"] = d.cause
+            _outcome(out, d, include_data)
         case ev.ExecutionRedrivenDetails():
             out = {"redriveCount": d.redrive_count}
         case ev.ActivityScheduledDetails():
             out = {"resource": d.resource}
             if include_data:
                 out["input"], out["inputDetails"] = _payload(d.input)
-            if d.timeout_in_seconds is not None:
-                out["timeoutInSeconds"] = d.timeout_in_seconds
-            if d.heartbeat_in_seconds is not None:
-                out["heartbeatInSeconds"] = d.heartbeat_in_seconds
+            _limits(out, d.timeout_in_seconds, d.heartbeat_in_seconds)
         case ev.ActivityStartedDetails():
             out = {"workerName": d.worker_name} if d.worker_name is not None else {}
         case ev.ActivityOutcomeDetails():
             out = {}
-            if d.has_output and include_data:
-                out["output"], out["outputDetails"] = _payload(d.output)
-            if d.error is not None:
-                out["error"] = d.error
-            if d.cause is not None:
-                out["cause"] = d.cause
+            _outcome(out, d, include_data)
         case ev.MapStateStartedDetails():
             out = {"length": d.length}
         case ev.MapIterationDetails():
@@ -111,6 +95,23 @@ def render_details(event: ev.HistoryEvent, *, include_data: bool = True) -> dict
               | ev.FrameRedrivenDetails() | ev.HeartbeatDetails()):
             return None
     return out
+
+
+def _limits(out: dict[str, Any], timeout: int | None, heartbeat: int | None) -> None:
+    if timeout is not None:
+        out["timeoutInSeconds"] = timeout
+    if heartbeat is not None:
+        out["heartbeatInSeconds"] = heartbeat
+
+
+def _outcome(out: dict[str, Any], d: ev.TaskResourceDetails | ev.ActivityOutcomeDetails,
+             include_data: bool) -> None:
+    if d.has_output and include_data:
+        out["output"], out["outputDetails"] = _payload(d.output)
+    if d.error is not None:
+        out["error"] = d.error
+    if d.cause is not None:
+        out["cause"] = d.cause
 
 
 def render_event(event: ev.HistoryEvent, *, include_data: bool = True) -> dict[str, Any]:
