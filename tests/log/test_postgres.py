@@ -33,7 +33,9 @@ class TestSingleConnectionPostgresEventLog(TestPostgresEventLog):
     """Every append waits for the one connection, so concurrent appends always batch."""
 
     async def make_log(self, directory: Path) -> PostgresEventLog:
-        return await PostgresEventLog.open(self.dsn, schema=schema_for(str(directory)), pool_size=1)
+        return await PostgresEventLog.open(
+            self.dsn, schema=schema_for(str(directory)), pool_size=1, writers=1
+        )
 
 
 @pytest.fixture
@@ -121,7 +123,7 @@ async def test_concurrent_appends_are_batched_into_few_statements(
                 stream_id, make_events(stream_id, version, 1), expected_version=version - 1
             )
 
-    async with await PostgresEventLog.open(postgres_dsn, schema=schema, pool_size=2) as log:
+    async with await PostgresEventLog.open(postgres_dsn, schema=schema, writers=2) as log:
         async with anyio.create_task_group() as group:
             for writer in range(200):
                 group.start_soon(appender, log, writer)
@@ -174,7 +176,7 @@ async def test_appends_cancelled_after_being_queued_still_land(
         returned.append(stream_id)
 
     stream_ids = [f"arn:{writer}" for writer in range(10)]
-    async with await PostgresEventLog.open(postgres_dsn, schema=schema, pool_size=1) as log:
+    async with await PostgresEventLog.open(postgres_dsn, schema=schema, writers=1) as log:
         async with anyio.create_task_group() as group:
             for stream_id in stream_ids:
                 group.start_soon(create, log, stream_id)
@@ -241,6 +243,14 @@ async def test_a_schema_from_newer_code_is_refused(postgres_dsn: str, schema: st
         await connection.close()
     with pytest.raises(SchemaTooNewError, match=f"at migration {LATEST_VERSION + 1}"):
         await PostgresEventLog.open(postgres_dsn, schema=schema)
+
+
+@pytest.mark.parametrize(("pool_size", "writers"), [(0, 1), (2, 0), (2, 3)])
+async def test_bad_pool_sizes_are_refused_before_connecting(pool_size: int, writers: int) -> None:
+    with pytest.raises(ValueError, match=r"pool_size|writers"):
+        await PostgresEventLog.open(
+            "postgresql://127.0.0.1:1/nowhere", pool_size=pool_size, writers=writers
+        )
 
 
 @pytest.mark.parametrize("name", ["Upper", "has-dash", "1starts_with_digit", "x" * 64, ""])
