@@ -66,11 +66,13 @@ def _compact(value: dict[str, Any]) -> bytes:
 
 class LambdaService:
     def __init__(self, workdir: Path, *, account: str = DEFAULT_ACCOUNT,
-                 max_concurrency: int = 64, max_idle_per_revision: int = 16) -> None:
+                 max_concurrency: int = 64, idle_seconds: float = 300.0) -> None:
+        """At most `max_concurrency` invocations run at once (more wait for a slot); each
+        function version keeps up to that many warm workers, for `idle_seconds` each."""
         self.workdir = workdir
         self.registry = Registry(account)
         self._packages = workdir / "functions"
-        self._pool = WorkerPool(workdir / "logs", max_idle_per_revision)
+        self._pool = WorkerPool(workdir / "logs", max_concurrency, idle_seconds)
         self._limiter = anyio.CapacityLimiter(max_concurrency)
         self._group: TaskGroup | None = None
 
@@ -79,6 +81,7 @@ class LambdaService:
         self._pool.log_dir.mkdir(parents=True, exist_ok=True)
         self._group = anyio.create_task_group()
         await self._group.__aenter__()
+        self._group.start_soon(self._expire_idle_workers)
         return self
 
     async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
@@ -280,6 +283,11 @@ class LambdaService:
                                   timed_out_after=version.timeout if outcome.timed_out else None)
         return _Execution(payload=outcome.payload, failed=outcome.failed,
                           log=invocation_log(report, output))
+
+    async def _expire_idle_workers(self) -> None:
+        while True:
+            await anyio.sleep(min(self._pool.idle_seconds / 4, 30.0))
+            await _stop_all(self._pool.expire())
 
     # ---- code and workers ----------------------------------------------------------------
 

@@ -16,6 +16,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -207,17 +208,19 @@ class Worker:
 
 
 class WorkerPool:
-    """Idle workers per function revision (`FunctionVersion.revision_id`)."""
+    """Idle workers per function revision (`FunctionVersion.revision_id`), most recently
+    used last. Like AWS, an environment idle for `idle_seconds` is let go."""
 
-    def __init__(self, log_dir: Path, max_idle_per_revision: int) -> None:
+    def __init__(self, log_dir: Path, max_idle_per_revision: int, idle_seconds: float) -> None:
         self.log_dir = log_dir
         self.max_idle_per_revision = max_idle_per_revision
-        self._idle: dict[str, list[Worker]] = {}
+        self.idle_seconds = idle_seconds
+        self._idle: dict[str, list[tuple[float, Worker]]] = {}
         self._retired: set[str] = set()
 
     def take_idle(self, version: FunctionVersion) -> Worker | None:
         idle = self._idle.get(version.revision_id)
-        return idle.pop() if idle else None
+        return idle.pop()[1] if idle else None
 
     def keep(self, worker: Worker) -> bool:
         """Park a healthy worker for reuse; False when it must be stopped instead."""
@@ -226,15 +229,28 @@ class WorkerPool:
         idle = self._idle.setdefault(worker.revision, [])
         if len(idle) >= self.max_idle_per_revision:
             return False
-        idle.append(worker)
+        idle.append((time.monotonic(), worker))
         return True
+
+    def expire(self) -> list[Worker]:
+        """Take out the workers idle for longer than `idle_seconds`, for the caller to stop."""
+        cutoff = time.monotonic() - self.idle_seconds
+        expired: list[Worker] = []
+        for revision, idle in list(self._idle.items()):
+            fresh = [(since, worker) for since, worker in idle if since >= cutoff]
+            expired.extend(worker for since, worker in idle if since < cutoff)
+            if fresh:
+                self._idle[revision] = fresh
+            else:
+                del self._idle[revision]
+        return expired
 
     def retire(self, revisions: set[str]) -> list[Worker]:
         """Stop reusing these revisions; their idle workers, for the caller to stop."""
         self._retired |= revisions
-        return [worker for revision in revisions for worker in self._idle.pop(revision, [])]
+        return [worker for revision in revisions for _, worker in self._idle.pop(revision, [])]
 
     def drain(self) -> list[Worker]:
-        workers = [worker for idle in self._idle.values() for worker in idle]
+        workers = [worker for idle in self._idle.values() for _, worker in idle]
         self._idle.clear()
         return workers
