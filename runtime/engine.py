@@ -22,6 +22,8 @@ import structlog
 from anyio.abc import TaskGroup
 
 from integrations._base import IntegrationSource, TaskCall, TaskError
+from integrations.aws import AwsIntegrations
+from integrations.http import HttpIntegrations
 from integrations.python import PythonFunctions, TaskHandler
 from integrations.resolve import CallResolver
 from runtime import events as ev
@@ -104,7 +106,11 @@ class Runtime:
             runtime on a store resumes every unfinished execution recorded there.
         durability: the file log's policy: "group" (group commit), "fsync" or "none".
         region, account: used in ARNs.
-        sources: extra integration sources consulted after the registered Python callables.
+        sources: extra integration sources consulted after the registered Python callables and
+            nested executions, before the AWS service integrations and HTTP tasks.
+        aws_endpoint_url, aws_endpoints: where AWS service integrations send requests (one
+            URL for all, or per botocore service name); by default botocore's own resolution
+            (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_<SERVICE>`, then AWS).
         snapshot_every: with a store, save an execution's state every this many events, so
             resuming a long execution does not fold its history from the first event.
         tasks: Python callables serving Task states, by name (see `register_task`). Register
@@ -117,7 +123,8 @@ class Runtime:
                  durability: Durability = "group", region: str = "us-east-1",
                  account: str = "123456789012", sources: tuple[IntegrationSource, ...] = (),
                  tasks: Mapping[str, TaskHandler] | None = None,
-                 snapshot_every: int = 1000) -> None:
+                 snapshot_every: int = 1000, aws_endpoint_url: str | None = None,
+                 aws_endpoints: Mapping[str, str] | None = None) -> None:
         if clock == "system":
             self.clock: Clock = SystemClock()
         elif clock == "virtual":
@@ -136,7 +143,11 @@ class Runtime:
         self.functions = PythonFunctions()
         for task_name, handler in (tasks or {}).items():
             self.functions.register(task_name, handler)
-        self.resolver = CallResolver((self.functions, NestedExecutions(self), *sources))
+        self.aws = AwsIntegrations(endpoint_url=aws_endpoint_url,
+                                   endpoints=dict(aws_endpoints or {}), region=region)
+        self.http = HttpIntegrations()
+        self.resolver = CallResolver((self.functions, NestedExecutions(self), *sources,
+                                      self.aws, self.http))
         self.activities = Activities(region=region, account=account)
         self.timers = TimerService(self.clock)
         self.catalog = Catalog(region=region, account=account, clock=self.clock)
@@ -163,6 +174,8 @@ class Runtime:
         self._group.cancel_scope.cancel()
         await self._group.__aexit__(None, None, None)
         self._group = None
+        await self.aws.close()
+        await self.http.close()
         if self._owns_log:
             await self.event_log.close()
             if self.snapshots is not None:
