@@ -20,7 +20,6 @@ _FUNCTION_NAME_RE = re.compile(
     r"(?:arn:aws[a-zA-Z-]*:lambda:[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d:)?(?:\d{12}:)?"
     rf"(?:function:)?(?P<name>{_NAME})(?::(?P<qualifier>\$LATEST|{_NAME}))?"
 )
-_PLAIN_NAME_RE = re.compile(rf"{_NAME}")
 #: CreateFunction limits a plain name to 64 characters (the ARN forms to 140).
 MAX_NAME_LENGTH = 64
 
@@ -47,12 +46,3 @@ def parse_function_name(raw: str, qualifier: str | None) -> tuple[str, str | Non
                              "specified qualifier.")
     return found.group("name"), derived if derived is not None else qualifier
 
-
-def check_new_name(name: str) -> None:
-    if _PLAIN_NAME_RE.fullmatch(name) is None or len(name) > MAX_NAME_LENGTH:
-        raise LambdaApiError(
-            "ValidationException",
-            f"1 validation error detected: Value '{name}' at 'functionName' failed to satisfy "
-            "constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9-_]+ "
-            f"and have length less than or equal to {MAX_NAME_LENGTH}",
-        )

@@ -109,7 +109,7 @@ class LambdaService:
         try:
             self.registry.create(name, params, artifact, region)
         except BaseException:
-            await anyio.to_thread.run_sync(code.remove, artifact)
+            await _discard(artifact)
             raise
         if params.get("Publish") is True:
             return configuration(self.registry.publish(name, {}, region))
@@ -164,7 +164,7 @@ class LambdaService:
             latest, unused = self.registry.update_code(name, artifact, region,
                                                        params.get("RevisionId"))
         except BaseException:
-            await anyio.to_thread.run_sync(code.remove, artifact)
+            await _discard(artifact)
             raise
         await self._retire({before}, {unused} if unused else set())
         if params.get("Publish") is True:
@@ -297,8 +297,13 @@ class LambdaService:
     async def _retire(self, revisions: set[str], unused: set[CodeArtifact]) -> None:
         with anyio.CancelScope(shield=True):
             await _stop_all(self._pool.retire(revisions))
-            for artifact in unused:
-                await anyio.to_thread.run_sync(code.remove, artifact)
+        for artifact in unused:
+            await _discard(artifact)
+
+
+async def _discard(artifact: CodeArtifact) -> None:
+    with anyio.CancelScope(shield=True):
+        await anyio.to_thread.run_sync(code.remove, artifact)
 
 
 @dataclass(frozen=True, kw_only=True)

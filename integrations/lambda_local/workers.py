@@ -100,6 +100,7 @@ class Worker:
         self._log_path = log_path
         self._reader = BufferedByteReceiveStream(process.stdout) if process.stdout else None
         self.ready = False
+        self._invoked = False
         #: How long the init phase took (the first invocation's log reports it).
         self.init_ms: float | None = None
 
@@ -129,8 +130,11 @@ class Worker:
         return reply
 
     async def invoke(self, request: Request, max_payload: int) -> Reply:
-        # Small local-file syscalls on the loop: cheaper than a thread hop per invocation.
-        os.ftruncate(self._log.fileno(), 0)
+        # The first invocation's log keeps what the init phase printed, as on AWS. (Small
+        # local-file syscalls on the loop: cheaper than a thread hop per invocation.)
+        if self._invoked:
+            os.ftruncate(self._log.fileno(), 0)
+        self._invoked = True
         header = {"request_id": request.request_id, "deadline_ms": request.deadline_ms,
                   "invoked_function_arn": request.invoked_function_arn,
                   "client_context": request.client_context, "tenant_id": request.tenant_id,

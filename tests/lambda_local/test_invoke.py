@@ -126,6 +126,16 @@ def test_log_tail_holds_the_handlers_output_between_start_and_report(
     assert "LogResult" not in lam.invoke(FunctionName=name, Payload=b"{}")
 
 
+def test_first_log_keeps_what_the_init_phase_printed(lam: Any,
+                                                     make_function: MakeFunction) -> None:
+    source = "print('loading')\ndef handler(event, context):\n    return 1\n"
+    name = make_function(zip_source(source))
+    first = base64.b64decode(_invoke(lam, name, {}, LogType="Tail")[0]["LogResult"])
+    second = base64.b64decode(_invoke(lam, name, {}, LogType="Tail")[0]["LogResult"])
+    assert b"loading\n" in first and b"Init Duration: " in first
+    assert b"loading" not in second and b"Init Duration" not in second
+
+
 def test_log_tail_is_the_last_4_kb(lam: Any, make_function: MakeFunction) -> None:
     source = "def handler(event, context):\n    print('x' * 10000)\n    return 1\n"
     name = make_function(zip_source(source))
