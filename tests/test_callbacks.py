@@ -162,3 +162,29 @@ async def test_start_execution_of_an_unknown_machine_fails_as_aws_words_it() -> 
             "State Machine Does Not Exist: 'arn:aws:states:us-east-1:123456789012:"
             "stateMachine:nope' (Service: AWSStepFunctions; Status Code: 400; "
             "Error Code: StateMachineDoesNotExist;")
+
+
+@pytest.mark.anyio
+async def test_aws_sdk_sfn_calls_reach_the_runtime_itself() -> None:
+    """An activity worker written as a state machine: it polls with aws-sdk:sfn:getActivityTask
+    and answers with aws-sdk:sfn:sendTaskSuccess, served in-process."""
+    async with Runtime(clock="virtual") as rt:
+        activity = await rt.create_activity("sdk-worker")
+        target = await rt.create_state_machine("target", {"StartAt": "A", "States": {"A": {
+            "Type": "Task", "Resource": activity, "End": True}}})
+        worker = await rt.create_state_machine("worker", {"StartAt": "Poll", "States": {
+            "Poll": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:sfn:getActivityTask",
+                     "Parameters": {"ActivityArn": activity, "WorkerName": "sdk"},
+                     "Next": "Answer"},
+            "Answer": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:sfn:sendTaskSuccess",
+                       "Parameters": {"TaskToken.$": "$.TaskToken", "Output.$": "$.Input"},
+                       "End": True}}})
+        job = await rt.start_execution(target, {"Value1": "HelloWorld"})
+        assert (await rt.run(worker)).status == "SUCCEEDED"
+        assert (await rt.wait(job)).output == {"Value1": "HelloWorld"}
+        bad = await rt.run({"StartAt": "S", "States": {"S": {
+            "Type": "Task", "Resource": "arn:aws:states:::aws-sdk:sfn:sendTaskSuccess",
+            "Parameters": {"TaskToken": "nope", "Output": "{}"}, "End": True}}})
+        assert bad.error == "Sfn.InvalidTokenException"
+        assert bad.cause is not None and bad.cause.startswith(
+            "Invalid Token: 'Invalid token' (Service: Sfn, Status Code: 400, Request ID: ")
