@@ -20,7 +20,7 @@ import anyio
 import msgspec
 
 from bench import floor, report
-from bench.system import describe_machine, machine, run_child
+from bench.system import describe_machine, machine, run_child, source_revision
 from bench.workloads import MOTO_SCALE, WORKLOAD_NAMES, Workload, load_workload, smaller_input
 from runtime.log.file import Durability
 
@@ -202,6 +202,7 @@ def main() -> None:
     results: dict[str, Any] = {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "machine": facts, "machine_description": describe_machine(facts),
+        "revision": source_revision(),
         "mode": "quick" if options.quick else "full", "only": sorted(selected),
         "settings": msgspec.to_builtins(settings),
     }

@@ -147,7 +147,8 @@ def profile_table(results: dict[str, Any]) -> str:
 
 
 def render(results: dict[str, Any]) -> str:
-    parts = [f"Measured {results['date']} on {results['machine_description']}; "
+    parts = [f"Measured {results['date']} (source {results['revision']}) on "
+             f"{results['machine_description']}; "
              f"mode {results['mode']}, {results['elapsed_s']:.0f} s in all; load average "
              f"(1 min) {results['machine']['load_average_at_start'][0]} at the start, "
              f"{results['load_average_at_end'][0]} at the end.", "",

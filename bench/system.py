@@ -71,6 +71,17 @@ def _version(package: str) -> str | None:
         return None
 
 
+def source_revision() -> str:
+    """The commit measured, with "+dirty" when runtime/ has uncommitted changes (the working
+    tree is what runs)."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], capture_output=True, text=True, cwd=REPO_ROOT,
+                              check=False).stdout.strip()
+
+    dirty = git("status", "--porcelain", "--", "runtime", "integrations")
+    return git("rev-parse", "--short", "HEAD") + ("+dirty" if dirty else "")
+
+
 def describe_machine(facts: dict[str, Any]) -> str:
     return (f"{facts['cpus']} CPUs ({facts['cpu_model'] or 'unknown model'}), "
             f"{facts['memory_gib']} GiB RAM, {facts['platform']}, Python {facts['python']}")
