@@ -107,17 +107,16 @@ class MockedIntegrations:
                 f"mocked response '{mocked.name}' answers invocations 0-{mocked.ends[-1]}"))
         result = await _answer(response, call)
         if call.task_token is not None:
-            self._deliver(call, result)
+            self._deliver(call.state_name, call.task_token, result)
         return result
 
-    def _deliver(self, call: TaskCall, result: JSON) -> None:
-        assert call.task_token is not None
+    def _deliver(self, state_name: str, token: str, result: JSON) -> None:
         if self.callbacks is None:
             raise TaskError(RUNTIME_ERROR, (
-                f"State '{call.state_name}' is a mocked callback task, whose result is sent as "
+                f"State '{state_name}' is a mocked callback task, whose result is sent as "
                 "its callback: give MockedIntegrations a `callbacks` sink (the runtime)"))
         try:
-            self.callbacks.send_task_success(call.task_token, result)
+            self.callbacks.send_task_success(token, result)
         except Exception as error:  # the task group must not fail with the execution's task
             raise TaskError(RUNTIME_ERROR, f"Delivering the mocked result failed: {error}"
                             ) from error
