@@ -137,8 +137,13 @@ def _parser() -> argparse.ArgumentParser:
                        help="Python file whose TASKS dict serves Task states")
     serve.add_argument("--virtual-clock", action="store_true",
                        help="Wait states and retries complete instantly (for tests)")
+    serve.add_argument("--auth", metavar="KEYS.json",
+                       help='access key id -> {"secret": ..., "account": "123456789012"}: '
+                            "verify every request's SigV4 signature and serve each account "
+                            "its own state machines and executions")
     serve.add_argument("--allow-unauthenticated", action="store_true",
-                       help="bind a non-loopback address although signatures are not verified")
+                       help="bind a non-loopback address without --auth (signatures are "
+                            "then accepted unverified)")
 
     replay = commands.add_parser(
         "replay", help="re-run an execution's recorded messages and report any divergence")
@@ -201,19 +206,28 @@ def _resume(store: str, tasks: TaskTable) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    """Requests are not authenticated (SigV4 signatures are accepted unverified), which is
-    safe only on loopback: another address needs --allow-unauthenticated."""
-    if not _is_loopback(args.host) and not args.allow_unauthenticated:
+    """Each (account, region) gets its own Runtime (with --store, its events in
+    STORE/<account>/<region>). With --auth every request's signature is verified and acts for
+    its key's account; without it signatures are accepted unverified, which is safe only on
+    loopback: another address needs --auth, or --allow-unauthenticated."""
+    from runtime.api.accounts import Accounts, Authentication, load_access_keys
+
+    if not _is_loopback(args.host) and not args.auth and not args.allow_unauthenticated:
         raise AslError("ValidationException",
-                       f"refusing to serve unauthenticated on {args.host}: signatures are not "
-                       "verified; bind 127.0.0.1 or pass --allow-unauthenticated")
+                       f"refusing to serve on {args.host} without --auth KEYS.json: request "
+                       "signatures would not be verified; bind 127.0.0.1, pass --auth, or "
+                       "pass --allow-unauthenticated")
+    keys = load_access_keys(args.auth) if args.auth else {}
     tasks = _load_tasks(args.tasks) if args.tasks else {}
-    runtime = Runtime(clock="virtual" if args.virtual_clock else "system", store=args.store,
-                      tasks=tasks)
-    print(f"stepline: serving the Step Functions API on http://{args.host}:{args.port}",
-          file=sys.stderr)
+    accounts = Accounts.per_caller(clock="virtual" if args.virtual_clock else "system",
+                                   store=args.store, tasks=tasks)
+    authentication = Authentication(keys, verify=bool(args.auth))
+    checked = "verified" if args.auth else "NOT verified"
+    print(f"stepline: serving the Step Functions API on http://{args.host}:{args.port} "
+          f"(signatures {checked})", file=sys.stderr)
     with contextlib.suppress(KeyboardInterrupt):
-        anyio.run(partial(serve, args.host, args.port, runtime))
+        anyio.run(partial(serve, args.host, args.port, accounts=accounts,
+                          authentication=authentication))
     return 0
 
 

@@ -26,13 +26,20 @@ _NAMESPACES: Final = {
     "SerializationException": "com.amazon.coral.service#",
     "UnknownOperationException": "com.amazon.coral.service#",
     "InternalFailure": "com.amazon.coral.service#",
+    # Authentication is answered by AWS's front end, not by Step Functions itself.
+    "MissingAuthenticationTokenException": "com.amazon.coral.service#",
+    "IncompleteSignatureException": "com.amazon.coral.service#",
+    "InvalidSignatureException": "com.amazon.coral.service#",
+    "UnrecognizedClientException": "com.amazon.coral.service#",
 }
 _SCOPE_RE: Final = re.compile(r"Credential=([^/,\s]+)/\d{8}/([a-z0-9-]+)/[^/,\s]+/aws4_request")
 _encode = msgspec.json.Encoder().encode
 
 
 class RequestContext(msgspec.Struct, frozen=True, kw_only=True):
-    """Who asks, from the SigV4 credential scope (signatures are not verified)."""
+    """Who asks, read from the SigV4 credential scope without checking the signature (for
+    logging and for services that do not authenticate; the Step Functions API uses
+    `runtime.api.accounts.Authentication`)."""
 
     access_key: str | None = None
     account: str = DEFAULT_ACCOUNT
