@@ -29,7 +29,7 @@ export function formatDate(epochSeconds) {
 }
 
 export function duration(start, stop) {
-  if (!start || !stop) return "–";
+  if (!start || stop === null || stop === undefined) return "–";
   const seconds = stop - start;
   return seconds < 1 ? `${Math.round(seconds * 1000)} ms` : `${seconds.toFixed(2)} s`;
 }
@@ -53,7 +53,7 @@ export function toast(message, isError = true) {
   box.className = isError ? "error" : "info";
   box.hidden = false;
   clearTimeout(toast.timer);
-  toast.timer = setTimeout(() => { box.hidden = true; }, 6000);
+  toast.timer = setTimeout(() => { box.hidden = true; }, 3000);
 }
 
 export function debounce(fn, ms) {

@@ -95,7 +95,9 @@ export async function showExecution(main, {arn}) {
     try {
       await api.redrive(arn);
       toast("Redriven.", false);
-      await reload();
+      // Poll until the redriven run ends (the redrive may not be recorded yet).
+      data.execution.status = "RUNNING";
+      drawHeader();
     } catch (failure) {
       toast(failure.message);
     }
@@ -135,7 +137,7 @@ export async function showExecution(main, {arn}) {
         h("td", {class: /Failed|TimedOut|Aborted/.test(event.type) ? "error-text" : ""},
           event.type),
         h("td", {}, steps.get(event.id)),
-        h("td", {}, `${Math.round((event.timestamp - start) * 1000)} ms`),
+        h("td", {}, duration(start, event.timestamp)),
         h("td", {}, details && h("details", {onclick: (e) => e.stopPropagation()},
           h("summary", {}, "details"), h("pre", {class: "json"}, pretty(details)))));
       return row;

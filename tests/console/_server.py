@@ -1,0 +1,84 @@
+"""A server for the console tests: the AWS JSON 1.0 API at `/` and the console at `/console`,
+over one virtual-clock Runtime with a few Python tasks, in a thread of its own."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from typing import Any
+
+import anyio
+import uvicorn
+from starlette.applications import Starlette
+from starlette.routing import Mount
+
+from runtime.api.app import create_app
+from runtime.console import console_routes
+from runtime.engine import Runtime
+
+
+class PaymentDeclined(Exception):
+    pass
+
+
+async def charge(order: dict[str, Any]) -> dict[str, Any]:
+    """Takes about a second of real time (so a page can watch it run), then declines
+    amounts over 100."""
+    await anyio.sleep(1.0)
+    if order.get("amount", 0) > 100:
+        raise PaymentDeclined(f"amount {order['amount']} is over the limit")
+    return {"charged": order.get("amount", 0)}
+
+
+flaky_calls = {"count": 0}
+
+
+def flaky(value: Any) -> Any:
+    """Fails every other call."""
+    flaky_calls["count"] += 1
+    if flaky_calls["count"] % 2:
+        raise TimeoutError("try again")
+    return value
+
+
+TASKS = {"charge": charge, "flaky": flaky}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class ConsoleServer:
+    """`start()` serves on 127.0.0.1:`port` until `stop()`."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self._server: uvicorn.Server | None = None
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=anyio.run, args=(self._serve,), daemon=True)
+
+    async def _serve(self) -> None:
+        async with Runtime(clock="virtual", tasks=TASKS) as runtime:
+            app = Starlette(routes=[*console_routes(lambda: runtime),
+                                    Mount("/", create_app(runtime))])
+            self._server = uvicorn.Server(uvicorn.Config(
+                app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"))
+            async with anyio.create_task_group() as group:
+                group.start_soon(self._server.serve)
+                while not self._server.started:
+                    await anyio.sleep(0.01)
+                self._ready.set()
+
+    def start(self) -> None:
+        self._thread.start()
+        if not self._ready.wait(20):
+            raise RuntimeError("the console server did not start")
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        self._thread.join(10)
+
