@@ -130,6 +130,32 @@ class MapIterationDetails(_Details, frozen=True):
     cause: str | None = None
 
 
+class MapRunStartedDetails(_Details, frozen=True):
+    map_run_arn: str
+
+
+class MapRunEndedDetails(_Details, frozen=True):
+    """MapRunSucceeded, MapRunFailed."""
+
+    error: str | None = None
+    cause: str | None = None
+
+
+class TaskRequestDetails(_Details, frozen=True):
+    """Internal: the runtime calls a resource for a state's own needs (a Distributed Map's
+    ItemReader or ResultWriter), outside the history AWS shows."""
+
+    resource: str
+    parameters: JSON
+    purpose: str
+
+
+class ItemsLoadedDetails(_Details, frozen=True):
+    """Internal: the items a Distributed Map's ItemReader produced."""
+
+    items: list[JSON]
+
+
 class FanoutDetails(_Details, frozen=True):
     """ParallelStateStarted (with the branch input) and the bare Map/Parallel outcome events."""
 
@@ -182,6 +208,10 @@ Details = (
     | ActivityStartedDetails
     | ActivityOutcomeDetails
     | HeartbeatDetails
+    | MapRunStartedDetails
+    | MapRunEndedDetails
+    | TaskRequestDetails
+    | ItemsLoadedDetails
 )
 
 
@@ -195,13 +225,18 @@ class HistoryEvent(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
     details: Details | None = None
     #: Routing: the frame (root, Parallel branch or Map iteration) this event belongs to.
     frame: str = ""
+    #: Routing: the Map Run (Distributed Map) this event belongs to; AWS keeps such events
+    #: out of the parent execution's history.
+    map_run: str = ""
 
 
 MESSAGE_RECEIVED: Final = "MessageReceived"
 FRAME_REDRIVEN: Final = "FrameRedriven"
 HEARTBEAT_RECORDED: Final = "HeartbeatRecorded"
+TASK_REQUESTED: Final = "TaskRequested"
+ITEMS_LOADED: Final = "ItemsLoaded"
 INTERNAL_TYPES: Final = frozenset({"TimerStarted", MESSAGE_RECEIVED, FRAME_REDRIVEN,
-                                   HEARTBEAT_RECORDED})
+                                   HEARTBEAT_RECORDED, TASK_REQUESTED, ITEMS_LOADED})
 
 TERMINAL_TYPES: Final = frozenset(
     {"ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut"}

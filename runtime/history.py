@@ -89,10 +89,17 @@ def render_details(event: ev.HistoryEvent, *, include_data: bool = True) -> dict
             _outcome(out, d, include_data)
         case ev.MapStateStartedDetails():
             out = {"length": d.length}
+        case ev.MapRunStartedDetails():
+            out = {"mapRunArn": d.map_run_arn}
+        case ev.MapRunEndedDetails():
+            out = {k: v for k, v in (("error", d.error), ("cause", d.cause)) if v is not None}
+            if not out:
+                return None
         case ev.MapIterationDetails():
             out = {"name": d.name, "index": d.index}
         case (ev.FanoutDetails() | ev.TimerStartedDetails() | ev.MessageDetails()
-              | ev.FrameRedrivenDetails() | ev.HeartbeatDetails()):
+              | ev.FrameRedrivenDetails() | ev.HeartbeatDetails() | ev.TaskRequestDetails()
+              | ev.ItemsLoadedDetails()):
             return None
     return out
 
@@ -130,5 +137,23 @@ def render_event(event: ev.HistoryEvent, *, include_data: bool = True) -> dict[s
 
 def render_history(events: list[ev.HistoryEvent], *, include_data: bool = True
                    ) -> list[dict[str, Any]]:
-    return [render_event(e, include_data=include_data) for e in events
-            if e.type not in ev.INTERNAL_TYPES]
+    """The execution's own history: no internal events, and no events of its Map Runs (AWS
+    keeps a Distributed Map's iterations in child executions). Leaving Map Run events out
+    renumbers the rest densely, as AWS's ids are."""
+    if not any(e.map_run for e in events):
+        return [render_event(e, include_data=include_data) for e in events
+                if e.type not in ev.INTERNAL_TYPES]
+    renumbered: dict[int, int] = {}
+    out: list[dict[str, Any]] = []
+    for event in events:
+        if event.type in ev.INTERNAL_TYPES:
+            continue
+        if event.map_run:
+            renumbered[event.id] = renumbered.get(event.previous_event_id, 0)
+            continue
+        renumbered[event.id] = len(out) + 1
+        rendered = render_event(event, include_data=include_data)
+        rendered["id"] = len(out) + 1
+        rendered["previousEventId"] = renumbered.get(event.previous_event_id, 0)
+        out.append(rendered)
+    return out

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 JSON = Any
 START_EXECUTION = "arn:aws:states:::states:startExecution"
 SDK_SFN = "arn:aws:states:::aws-sdk:sfn:"
+WRITE_MAP_RESULTS = "arn:aws:states:::stepline:writeMapResults"
 
 
 def sdk_metadata(request_id: str, length: int) -> dict[str, JSON]:
@@ -44,6 +45,8 @@ class NestedExecutions:
     def resolve_call(self, resource: str, parameters: JSON) -> Integration | None:
         if resource.startswith(START_EXECUTION):
             return self
+        if resource == WRITE_MAP_RESULTS:
+            return MapResultWriter(self.runtime)
         if resource.startswith(SDK_SFN):
             action = resource[len(SDK_SFN):].split(".", 1)[0]
             if action in SDK_ACTIONS:
@@ -166,6 +169,65 @@ def _described(execution: Execution) -> JSON:
     if execution.cause is not None:
         out["Cause"] = execution.cause
     return out
+
+
+class MapResultWriter:
+    """A Distributed Map's ResultWriter: the Map Run's results go to S3 as AWS lays them out
+    (`<Prefix>/<map run id>/SUCCEEDED_0.json`, `FAILED_0.json`, `manifest.json`), through the
+    runtime's own S3 integration."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    async def invoke(self, call: TaskCall) -> JSON:
+        params = call.parameters
+        bucket, prefix = params.get("Bucket"), str(params.get("Prefix") or "")
+        map_run = str(params["MapRunArn"])
+        results = params.get("Results") or []
+        failed_indexes = set(params.get("Failed") or [])
+        base = "/".join(p for p in (prefix.strip("/"), map_run.rsplit(":", 1)[-1]) if p)
+        entries = [self._entry(map_run, index, value, index in failed_indexes)
+                   for index, value in enumerate(results)]
+        succeeded = [e for e in entries if e["Status"] == "SUCCEEDED"]
+        failed = [e for e in entries if e["Status"] == "FAILED"]
+        files: dict[str, list[JSON]] = {"SUCCEEDED": [], "FAILED": [], "PENDING": []}
+        for status, entries in (("SUCCEEDED", succeeded), ("FAILED", failed)):
+            if entries:
+                key = f"{base}/{status}_0.json"
+                body = json.dumps(entries, separators=(",", ":"))
+                await self._put(call, bucket, key, body)
+                files[status].append({"Key": key, "Size": len(body.encode())})
+        manifest = {"DestinationBucket": bucket, "MapRunArn": map_run, "ResultFiles": files}
+        await self._put(call, bucket, f"{base}/manifest.json",
+                        json.dumps(manifest, separators=(",", ":")))
+        return {"MapRunArn": map_run,
+                "ResultWriterDetails": {"Bucket": bucket, "Key": f"{base}/manifest.json"}}
+
+    def _entry(self, map_run: str, index: int, value: JSON, failed: bool) -> dict[str, JSON]:
+        entry: dict[str, JSON] = {
+            "ExecutionArn": f"{map_run.replace(':mapRun:', ':execution:')}:{index}",
+            "Name": str(index), "StateMachineArn": map_run,
+        }
+        if failed:
+            entry.update(Status="FAILED", Error=value.get("Error"), Cause=value.get("Cause"))
+        else:
+            entry.update(Status="SUCCEEDED",
+                         Output=json.dumps(value, separators=(",", ":")),
+                         OutputDetails={"Included": True})
+        return entry
+
+    async def _put(self, call: TaskCall, bucket: JSON, key: str, body: str) -> None:
+        resource = "arn:aws:states:::aws-sdk:s3:putObject"
+        parameters = {"Bucket": bucket, "Key": key, "Body": body}
+        integration = self.runtime.resolver.resolve(resource, parameters)
+        if integration is None:
+            raise TaskError("States.ResultWriterFailed", "No S3 integration is available")
+        try:
+            await integration.invoke(TaskCall(
+                resource=resource, parameters=parameters, execution_arn=call.execution_arn,
+                state_name=call.state_name))
+        except TaskError as error:
+            raise TaskError("States.ResultWriterFailed", error.cause) from None
 
 
 def service_error(error: AslError) -> TaskError:

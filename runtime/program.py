@@ -172,12 +172,31 @@ class ParallelNode(RecoverableNode):
 
 
 class MapNode(RecoverableNode):
-    __slots__ = ("item_selector", "items", "max_concurrency", "processor",
-                 "tolerated_count", "tolerated_percentage")
+    __slots__ = ("batch_input", "batch_max_bytes", "batch_max_items", "distributed",
+                 "item_selector", "items", "label", "max_concurrency", "processor",
+                 "reader", "tolerated_count", "tolerated_percentage", "writer")
 
-    def __init__(self, name: str, spec: asl.Map, jsonata: bool, processor: str) -> None:
+    def __init__(self, name: str, spec: asl.Map, jsonata: bool, processor: str,
+                 distributed: bool = False) -> None:
         super().__init__(name, spec, jsonata)
         self.processor = processor
+        self.distributed = distributed
+        self.label = spec.label or name
+        self.reader = ItemReader(spec.item_reader, jsonata) if spec.item_reader else None
+        batcher = spec.item_batcher or {}
+        self.batch_max_items = _optional_number(
+            batcher.get("MaxItemsPerBatch"), batcher.get("MaxItemsPerBatchPath"), jsonata,
+            "MaxItemsPerBatch") if batcher else None
+        self.batch_max_bytes = _optional_number(
+            batcher.get("MaxInputBytesPerBatch"), batcher.get("MaxInputBytesPerBatchPath"),
+            jsonata, "MaxInputBytesPerBatch") if batcher else None
+        self.batch_input: Evaluator | None = (
+            _template(batcher["BatchInput"], jsonata, "BatchInput")
+            if "BatchInput" in batcher else None)
+        self.writer: Evaluator | None = None
+        if spec.result_writer:
+            arguments = spec.result_writer.get("Arguments" if jsonata else "Parameters") or {}
+            self.writer = _template(arguments, jsonata, "ResultWriter")
         self.items: Evaluator = _items(spec, jsonata)
         selector = spec.item_selector if spec.item_selector is not None else spec.parameters
         self.item_selector: Evaluator | None = None
@@ -197,6 +216,25 @@ class MapNode(RecoverableNode):
             spec.tolerated_failure_percentage, spec.tolerated_failure_percentage_path, jsonata,
             "ToleratedFailurePercentage",
         )
+
+
+class ItemReader:
+    """A Distributed Map's ItemReader: the S3 call that lists the items, and how to read them."""
+
+    __slots__ = ("action", "config", "max_items", "parameters")
+
+    def __init__(self, spec: dict[str, Any], jsonata: bool) -> None:
+        self.action: str = str(spec.get("Resource", "")).rsplit(":", 1)[-1]
+        arguments = spec.get("Arguments" if jsonata else "Parameters") or {}
+        self.parameters = _template(arguments, jsonata, "ItemReader")
+        config = dict(spec.get("ReaderConfig") or {})
+        self.max_items = _optional_number(config.pop("MaxItems", None),
+                                          config.pop("MaxItemsPath", None), jsonata, "MaxItems")
+        self.config = config
+
+
+def _template(value: JSON, jsonata: bool, field: str) -> Evaluator:
+    return compile_jsonata_value(value, field=field) if jsonata else compile_payload(value)
 
 
 class CompiledMachine:
@@ -257,7 +295,8 @@ def _compile_machine(
                 processor = spec.item_processor or spec.iterator
                 assert processor is not None, "validated: Map has ItemProcessor or Iterator"
                 _compile_machine(processor, prefix, language, out)
-                node = MapNode(name, spec, jsonata, prefix)
+                mode = (processor.processor_config or {}).get("Mode")
+                node = MapNode(name, spec, jsonata, prefix, distributed=mode == "DISTRIBUTED")
             case asl.Pass() | asl.Succeed():
                 node = Node(name, spec, jsonata)
         nodes[name] = node

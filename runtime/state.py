@@ -72,6 +72,8 @@ class Fanout(msgspec.Struct, frozen=True, kw_only=True):
     #: Map: the item values; Parallel: empty (every branch gets `branch_input`).
     items: list[JSON] = msgspec.field(default_factory=list)
     branch_input: JSON = None
+    #: Distributed Map: the Map Run its iterations belong to.
+    map_run: str = ""
 
 
 class Frame(msgspec.Struct, frozen=True, kw_only=True):
@@ -91,12 +93,27 @@ class Frame(msgspec.Struct, frozen=True, kw_only=True):
     variables: dict[str, JSON] = msgspec.field(default_factory=dict)
     waiting: Waiting | None = None
     fanout: Fanout | None = None
+    #: The Map Run (Distributed Map) this frame's events belong to.
+    map_run: str = ""
     last_event_id: int = 0
     done: bool = False
     #: A finished child that did not succeed (failed, or aborted with its Map/Parallel).
     failed: bool = False
     error: str | None = None
     cause: str | None = None
+
+
+class MapRun(msgspec.Struct, kw_only=True):
+    """What DescribeMapRun reports of a Distributed Map's run."""
+
+    arn: str
+    state: str
+    started: float
+    stopped: float | None = None
+    status: Literal["RUNNING", "SUCCEEDED", "FAILED", "ABORTED"] = "RUNNING"
+    total: int = 0
+    succeeded: int = 0
+    failed: int = 0
 
 
 class ExecutionState(msgspec.Struct, kw_only=True):
@@ -120,6 +137,7 @@ class ExecutionState(msgspec.Struct, kw_only=True):
     #: Events applied, internal ones included (the log version of this state).
     version: int = 0
     frames: dict[str, Frame] = msgspec.field(default_factory=dict)
+    map_runs: dict[str, MapRun] = msgspec.field(default_factory=dict)
 
 
 def new_state(execution_arn: str, state_machine_arn: str, name: str) -> ExecutionState:
@@ -253,9 +271,12 @@ def apply(work: ExecutionState, event: ev.HistoryEvent) -> None:
         case ev.MapIterationDetails(index=index, error=error, cause=cause):
             assert frame is not None and frame.fanout is not None
             if kind == "MapIterationStarted":
+                # A Distributed Map's iterations are child executions: no outer variables.
+                run = frame.fanout.map_run
                 child = Frame(id=child_id(frame.id, index), parent=frame.id, index=index,
                               machine=processor_key(frame.machine, frame.state or ""),
-                              variables=frame.variables, last_event_id=event.id)
+                              variables={} if run else frame.variables,
+                              map_run=run or frame.map_run, last_event_id=event.id)
                 frames[child.id] = child
                 _count(frames, frame, started=1, running=1, last_event_id=event.id)
             elif kind == "MapIterationSucceeded":
@@ -293,6 +314,31 @@ def apply(work: ExecutionState, event: ev.HistoryEvent) -> None:
                     if not child.done:
                         frames[child.id] = replace(child, done=True, failed=True, waiting=None)
             frames[frame.id] = replace(frame, last_event_id=event.id)
+        case ev.MapRunStartedDetails(map_run_arn=arn):
+            assert frame is not None and frame.fanout is not None
+            frames[frame.id] = replace(frame, last_event_id=event.id,
+                                       fanout=replace(frame.fanout, map_run=arn))
+            work.map_runs = {**work.map_runs, arn: MapRun(
+                arn=arn, state=frame.state or "", started=event.timestamp,
+                total=frame.fanout.total)}
+        case ev.MapRunEndedDetails():
+            assert frame is not None and frame.fanout is not None
+            fan = frame.fanout
+            record = work.map_runs[fan.map_run]
+            work.map_runs = {**work.map_runs, fan.map_run: replace(
+                record, stopped=event.timestamp, total=fan.total, succeeded=fan.succeeded,
+                failed=fan.failed,
+                status="SUCCEEDED" if kind == "MapRunSucceeded" else "FAILED")}
+            frames[frame.id] = replace(frame, last_event_id=event.id)
+        case ev.TaskRequestDetails(resource=resource, parameters=parameters, purpose=purpose):
+            assert frame is not None
+            frames[frame.id] = replace(frame, waiting=Waiting(
+                key=f"{frame.id}@v{work.version}", kind="task", purpose=purpose,
+                task=TaskCall(resource=resource, parameters=parameters)))
+        case ev.ItemsLoadedDetails(items=items):
+            assert frame is not None and frame.fanout is not None
+            frames[frame.id] = replace(frame, waiting=None, fanout=replace(
+                frame.fanout, items=items, total=len(items)))
         case ev.FrameRedrivenDetails():
             assert frame is not None
             _redrive_frame(work, frame)

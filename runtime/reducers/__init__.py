@@ -23,7 +23,7 @@ from runtime.messages import (
     TaskHeartbeat,
     TimerFired,
 )
-from runtime.program import Program, TaskNode, WaitNode
+from runtime.program import MapNode, Program, TaskNode, WaitNode
 from runtime.reducers import fanout, task, wait
 from runtime.reducers.dispatch import rerun_state
 from runtime.reducers.turn import (
@@ -113,6 +113,11 @@ def _task_message(turn: Turn,
     if frame is None or waiting is None or waiting.key != message.key:
         return  # nobody waits for this any more (cancelled branch, timed out, answered)
     node = turn.node(frame)
+    if waiting.purpose in ("items", "results"):
+        assert isinstance(node, MapNode) and isinstance(message, TaskCompleted)
+        fanout.request_answered(turn, frame_id, node, waiting.purpose, message.output,
+                                message.error, message.cause, message.failed)
+        return
     assert isinstance(node, TaskNode)
     match message:
         case TaskCompleted(failed=True):

@@ -3,29 +3,110 @@ completes, fails or starts more iterations whenever a child finishes."""
 
 from __future__ import annotations
 
+import uuid
+
 from runtime import errors
 from runtime import events as ev
-from runtime.dataflow.scope import JSON
+from runtime.dataflow.items import batches, reader_items
+from runtime.dataflow.scope import JSON, Scope
 from runtime.errors import StatesError
 from runtime.program import MapNode, ParallelNode, RecoverableNode
 from runtime.reducers.recovery import handle_error
-from runtime.reducers.turn import Turn
+from runtime.reducers.turn import Turn, effects_for
 from runtime.state import Frame, child_id, children
+
+# The runtime's own service that writes a Distributed Map's results (runtime/nested.py).
+WRITE_MAP_RESULTS = "arn:aws:states:::stepline:writeMapResults"
 
 
 def run_map(turn: Turn, frame_id: str, node: MapNode) -> None:
-    """Start the Map (also on every retry of it)."""
+    """Start the Map (also on every retry of it). A Distributed Map with an ItemReader first
+    asks S3 for its items (see `request_answered`)."""
     frame = turn.frame(frame_id)
     scope = turn.scope(frame)
+    reader = node.reader
     try:
-        items = node.items(scope)
         _limits(turn, frame_id, node)
+        if reader is not None:
+            request = reader.parameters(_item_scope(node, scope))
+        else:
+            items = _batched(node, scope, node.items(scope))
     except StatesError as failure:
         turn.fail_state(frame_id, node, failure)
         return
-    turn.emit("MapStateStarted", frame_id,
-              ev.MapStateStartedDetails(length=len(items), items=items))
+    if reader is None:
+        turn.emit("MapStateStarted", frame_id,
+                  ev.MapStateStartedDetails(length=len(items), items=items))
+        if node.distributed:
+            _start_map_run(turn, frame_id, node)
+        progress(turn, frame_id)
+        return
+    # AWS records length 0: the Map Run reads the items.
+    turn.emit("MapStateStarted", frame_id, ev.MapStateStartedDetails(length=0))
+    _start_map_run(turn, frame_id, node)
+    _request(turn, frame_id, f"arn:aws:states:::aws-sdk:s3:{reader.action}", request, "items")
+
+
+def request_answered(turn: Turn, frame_id: str, node: MapNode, purpose: str, output: JSON,
+                     error: str | None, cause: str | None, failed: bool) -> None:
+    """The ItemReader's S3 response (purpose "items") or the ResultWriter's (purpose
+    "results")."""
+    if purpose == "results":
+        if failed:
+            _fail_map(turn, frame_id, node, errors.RESULT_WRITER_FAILED, cause)
+            return
+        turn.emit("MapStateSucceeded", frame_id)
+        _complete(turn, frame_id, node, output)
+        return
+    reader = node.reader
+    assert reader is not None
+    if failed:
+        _fail_map(turn, frame_id, node, errors.ITEM_READER_FAILED, cause)
+        return
+    scope = turn.scope(turn.frame(frame_id))
+    try:
+        limit = reader.max_items(_item_scope(node, scope)) if reader.max_items else None
+        items = reader_items(reader.action, output, reader.config, int(limit) if limit else None)
+        items = _batched(node, scope, items)
+    except StatesError as failure:
+        _fail_map(turn, frame_id, node, failure.error, failure.cause)
+        return
+    turn.emit(ev.ITEMS_LOADED, frame_id, ev.ItemsLoadedDetails(items=items))
     progress(turn, frame_id)
+
+
+def _item_scope(node: MapNode, scope: Scope) -> Scope:
+    return scope if node.jsonata else scope.with_input(node.effective_input(scope))
+
+
+def _batched(node: MapNode, scope: Scope, items: list[JSON]) -> list[JSON]:
+    if node.batch_max_items is None and node.batch_max_bytes is None \
+            and node.batch_input is None:
+        return items
+    inner = _item_scope(node, scope)
+    max_items = node.batch_max_items(inner) if node.batch_max_items is not None else None
+    max_bytes = node.batch_max_bytes(inner) if node.batch_max_bytes is not None else None
+    return batches(items, max_items=int(max_items) if max_items else None,
+                   max_bytes=int(max_bytes) if max_bytes else None,
+                   batch_input=node.batch_input(inner) if node.batch_input is not None else None)
+
+
+def _start_map_run(turn: Turn, frame_id: str, node: MapNode) -> None:
+    """A Distributed Map's iterations run as a Map Run, named like AWS's:
+    `arn:aws:states:<region>:<account>:mapRun:<machine>/<label>:<id>`."""
+    machine_arn = turn.work.state_machine_arn.split(":")
+    region, account, machine = machine_arn[3], machine_arn[4], machine_arn[-1]
+    run_id = uuid.UUID(int=turn.scope(turn.frame(frame_id)).random().getrandbits(128), version=4)
+    arn = f"arn:aws:states:{region}:{account}:mapRun:{machine}/{node.label}:{run_id}"
+    turn.emit("MapRunStarted", frame_id, ev.MapRunStartedDetails(map_run_arn=arn))
+
+
+def _request(turn: Turn, frame_id: str, resource: str, parameters: JSON, purpose: str) -> None:
+    turn.emit(ev.TASK_REQUESTED, frame_id, ev.TaskRequestDetails(
+        resource=resource, parameters=parameters, purpose=purpose))
+    waiting = turn.frame(frame_id).waiting
+    assert waiting is not None
+    turn.effects.extend(effects_for(turn.work, turn.frame(frame_id), waiting))
 
 
 def run_parallel(turn: Turn, frame_id: str, node: ParallelNode) -> None:
@@ -68,7 +149,22 @@ def progress(turn: Turn, frame_id: str, failure: tuple[str | None, str | None] |
         _fail_map(turn, frame_id, node, error, cause)
         return
     if fan.succeeded + fan.failed == fan.total:
-        results = [_iteration_result(child) for child in children(turn.work, frame)]
+        finished = children(turn.work, frame)
+        results = [_iteration_result(child) for child in finished]
+        if fan.map_run:
+            turn.emit("MapRunSucceeded", frame_id, ev.MapRunEndedDetails())
+        if node.writer is not None:
+            try:
+                target = node.writer(_item_scope(node, turn.scope(frame)))
+            except StatesError as failure:
+                turn.fail_state(frame_id, node, failure)
+                return
+            _request(turn, frame_id, WRITE_MAP_RESULTS,
+                     {**(target if isinstance(target, dict) else {}),
+                      "MapRunArn": fan.map_run, "Results": results,
+                      "Failed": [child.index for child in finished if child.failed]},
+                     "results")
+            return
         turn.emit("MapStateSucceeded", frame_id)
         _complete(turn, frame_id, node, results)
         return
@@ -99,10 +195,16 @@ def fail_parallel(turn: Turn, frame_id: str, error: str | None, cause: str | Non
 def _fail_map(turn: Turn, frame_id: str, node: MapNode, error: str | None, cause: str | None
               ) -> None:
     frame = turn.frame(frame_id)
-    for child in children(turn.work, frame):
-        if not child.done and child.state is not None:
-            turn.emit("MapIterationAborted", frame_id,
-                      ev.MapIterationDetails(name=node.name, index=child.index))
+    fan = frame.fanout
+    run = fan.map_run if fan is not None else ""
+    if fan is not None:
+        for child in children(turn.work, frame):
+            if not child.done and child.state is not None:
+                turn.emit("MapIterationAborted", frame_id,
+                          ev.MapIterationDetails(name=node.name, index=child.index),
+                          map_run=run)
+    if run and turn.work.map_runs[run].status == "RUNNING":
+        turn.emit("MapRunFailed", frame_id, ev.MapRunEndedDetails(error=error, cause=cause))
     _recover(turn, frame_id, node, error, cause)
 
 
@@ -114,8 +216,10 @@ def _recover(turn: Turn, frame_id: str, node: object, error: str | None, cause: 
 
 def _start_iteration(turn: Turn, frame_id: str, node: MapNode, index: int) -> bool:
     """Start iteration `index`; False if that failed the Map (or the execution)."""
+    fan = turn.frame(frame_id).fanout
+    assert fan is not None
     turn.emit("MapIterationStarted", frame_id,
-              ev.MapIterationDetails(name=node.name, index=index))
+              ev.MapIterationDetails(name=node.name, index=index), map_run=fan.map_run)
     frame = turn.frame(frame_id)
     assert frame.fanout is not None
     item = frame.fanout.items[index]

@@ -52,7 +52,10 @@ class Turn:
 
     # -- events ---------------------------------------------------------------------------
 
-    def emit(self, type_: str, frame_id: str, details: ev.Details | None = None) -> ev.HistoryEvent:
+    def emit(self, type_: str, frame_id: str, details: ev.Details | None = None, *,
+             map_run: str = "") -> ev.HistoryEvent:
+        """Record an event. `map_run` marks an event of a Map Run (kept out of the execution's
+        own history, as AWS keeps a Distributed Map's child executions)."""
         work = self.work
         internal = type_ in ev.INTERNAL_TYPES
         frame = work.frames.get(frame_id)
@@ -60,6 +63,7 @@ class Turn:
             id=0 if internal else work.last_event_id + 1,
             previous_event_id=frame.last_event_id if frame is not None else work.last_event_id,
             timestamp=self.at, type=type_, details=details, frame=frame_id,
+            map_run=map_run or (frame.map_run if frame is not None else ""),
         )
         apply(work, event)
         self.events.append(event)
@@ -164,7 +168,8 @@ class Turn:
         assert parent.fanout is not None and parent.state is not None
         if parent.fanout.kind == "map":
             self.emit("MapIterationSucceeded", parent.id,
-                      ev.MapIterationDetails(name=parent.state, index=frame.index))
+                      ev.MapIterationDetails(name=parent.state, index=frame.index),
+                      map_run=parent.fanout.map_run)
         fanout.progress(self, parent.id)
 
     def fail_frame(self, frame_id: str, error: str | None, cause: str | None) -> None:
@@ -179,7 +184,8 @@ class Turn:
         assert parent.fanout is not None and parent.state is not None
         if parent.fanout.kind == "map":
             self.emit("MapIterationFailed", parent.id, ev.MapIterationDetails(
-                name=parent.state, index=frame.index, error=error, cause=cause))
+                name=parent.state, index=frame.index, error=error, cause=cause),
+                map_run=parent.fanout.map_run)
             fanout.progress(self, parent.id, (error, cause))
         else:
             fanout.fail_parallel(self, parent.id, error, cause)
