@@ -6,7 +6,8 @@
     stepline history STORE EXECUTION     (an execution's events, from a file store)
     stepline resume STORE [--tasks tasks.py]   (continue every unfinished execution)
     stepline serve [--host 127.0.0.1] [--port 8083] [--store DIR] [--tasks tasks.py]
-                   [--virtual-clock] [--allow-unauthenticated]   (the AWS Step Functions API)
+                   [--virtual-clock] [--auth KEYS.json] [--allow-unauthenticated]
+                   (the AWS Step Functions API, and the web console at /console)
     stepline replay STORE EXECUTION [--definition DEF.json]   (divergence check)
     stepline inspect STORE EXECUTION --at N   (the execution just after event N)
     stepline fork STORE EXECUTION --at N [--definition DEF.json] [--input JSON|@file]
@@ -220,7 +221,7 @@ def _serve(args: argparse.Namespace) -> int:
     keys = load_access_keys(args.auth) if args.auth else {}
     tasks = _load_tasks(args.tasks) if args.tasks else {}
     accounts = Accounts.per_caller(clock="virtual" if args.virtual_clock else "system",
-                                   store=args.store, tasks=tasks)
+                                   store=args.store, tasks=tasks, default=not args.auth)
     authentication = Authentication(keys, verify=bool(args.auth))
     checked = "verified" if args.auth else "NOT verified"
     print(f"stepline: serving the Step Functions API on http://{args.host}:{args.port} "

@@ -162,17 +162,26 @@ class Accounts:
     @classmethod
     def per_caller(cls, *, clock: Literal["system", "virtual"] = "system",
                    store: str | Path | None = None,
-                   tasks: Mapping[str, TaskHandler] | None = None) -> Accounts:
+                   tasks: Mapping[str, TaskHandler] | None = None,
+                   default: bool = False) -> Accounts:
         """A Runtime per (account, region), each with `clock` and `tasks`. With `store`,
         those already stored there are opened at start, so their unfinished executions
-        resume without waiting for a request."""
+        resume without waiting for a request. `default` starts the default account's Runtime
+        at once too (what unsigned callers and the console use)."""
 
         def new_runtime(account: str, region: str) -> Runtime:
             return Runtime(clock=clock, account=account, region=region, tasks=tasks,
                            store=store_for(store, account, region) if store else None)
 
         stored = stored_scopes(store) if store else []
+        if default and (DEFAULT_ACCOUNT, DEFAULT_REGION) not in stored:
+            stored.insert(0, (DEFAULT_ACCOUNT, DEFAULT_REGION))
         return cls(new_runtime, runtimes=[new_runtime(*scope) for scope in stored])
+
+    def default_runtime(self) -> Runtime:
+        """The Runtime of the default account and region (what unsigned callers use)."""
+        found = self._runtimes.get((DEFAULT_ACCOUNT, DEFAULT_REGION))
+        return found if found is not None else next(iter(self._runtimes.values()))
 
     @property
     def runtimes(self) -> list[Runtime]:

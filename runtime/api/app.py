@@ -18,7 +18,7 @@ import structlog
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from runtime.api.accounts import Accounts, Authentication, Caller
 from runtime.api.handlers import ACTIONS
@@ -32,6 +32,7 @@ from runtime.api.protocol import (
 )
 from runtime.api.service import StepFunctions
 from runtime.api.sigv4 import SignedRequest
+from runtime.console import console_routes
 from runtime.engine import Runtime
 from runtime.errors import AslError
 
@@ -75,7 +76,11 @@ def create_app(target: Runtime | Accounts, *, seed: int | None = None,
                                                     "The server encountered an internal error"))
         return Response(payload, status_code=status, media_type=CONTENT_TYPE)
 
-    return Starlette(routes=[Route("/", dispatch, methods=["POST"])])
+    routes: list[BaseRoute] = [Route("/", dispatch, methods=["POST"])]
+    if not gate.verify:
+        # The console checks no signatures: it is served only where the API does not either.
+        routes += console_routes(accounts.default_runtime)
+    return Starlette(routes=routes)
 
 
 def _signed(request: Request, body: bytes) -> SignedRequest:
