@@ -10,6 +10,7 @@
                    (the AWS Step Functions API, and the web console at /console)
     stepline replay STORE EXECUTION [--definition DEF.json]   (divergence check)
     stepline inspect STORE EXECUTION --at N   (the execution just after event N)
+    stepline mocks from-history STORE EXECUTION > mocks.json   (mocks from a recorded run)
     stepline fork STORE EXECUTION --at N [--definition DEF.json] [--input JSON|@file]
                   [--tasks tasks.py] [--name NAME]   (run a new execution from event N)
 
@@ -39,10 +40,12 @@ import anyio
 import msgspec
 import structlog
 
+from integrations.mocks import MockConfig, MockConfigError, load_mock_config, mock_config_path
 from runtime.api.server import serve
 from runtime.engine import Execution, Runtime
 from runtime.errors import AslError
 from runtime.log._base import CorruptLogError
+from runtime.mockfile import HistoryFormatError, from_history, write_mock_file
 from runtime.model.validate import ERROR, Diagnostic, validate_definition_text
 
 TaskTable = dict[str, Callable[..., Any]]
@@ -71,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
             return _resume(args.store, _load_tasks(args.tasks) if args.tasks else {})
         if args.command == "serve":
             return _serve(args)
+        if args.command == "mocks":
+            return _mocks_from_history(args)
         if args.command == "replay":
             return _replay(args)
         if args.command == "inspect":
@@ -114,6 +119,22 @@ def _parser() -> argparse.ArgumentParser:
 
     run.add_argument("--store", metavar="DIR",
                      help="keep the execution in a durable file store (default: in memory)")
+    run.add_argument("--mocks", metavar="MOCKS.json",
+                     help="mocked service responses (Step Functions Local's SFN_MOCK_CONFIG)")
+    run.add_argument("--test-case", metavar="NAME",
+                     help="the mock file's test case to run under (needs --mocks)")
+
+    mocks = commands.add_parser("mocks", help="mock configuration files")
+    mock_commands = mocks.add_subparsers(dest="mocks_command", required=True)
+    from_history = mock_commands.add_parser(
+        "from-history", help="write a mock file that replays a recorded execution's tasks")
+    from_history.add_argument("store", nargs="?", help="the store directory")
+    from_history.add_argument("execution", nargs="?", help="execution name or ARN")
+    from_history.add_argument("--aws-history", metavar="FILE.json",
+                              help="a saved GetExecutionHistory response instead of a store")
+    from_history.add_argument("--state-machine", metavar="NAME",
+                              help="the state machine name in the mock file")
+    from_history.add_argument("--test-case", metavar="NAME", default="FromHistory")
 
     validate = commands.add_parser("validate", help="check a definition as AWS would")
     validate.add_argument("definition", help="the ASL definition (JSON file)")
@@ -136,6 +157,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="durable file store; unfinished executions resume on restart")
     serve.add_argument("--tasks", metavar="FILE.py",
                        help="Python file whose TASKS dict serves Task states")
+    serve.add_argument("--mocks", metavar="MOCKS.json",
+                       help="mocked service responses (default: $SFN_MOCK_CONFIG); start "
+                            "executions with stateMachineArn#TestCase to use them")
     serve.add_argument("--virtual-clock", action="store_true",
                        help="Wait states and retries complete instantly (for tests)")
     serve.add_argument("--auth", metavar="KEYS.json",
@@ -206,6 +230,44 @@ def _resume(store: str, tasks: TaskTable) -> int:
     return 0 if all(e.status == "SUCCEEDED" for e in executions) else 1
 
 
+def _load_mocks(path: str) -> MockConfig:
+    try:
+        return load_mock_config(path)
+    except (OSError, MockConfigError) as error:
+        raise AslError("ValidationException", f"mock configuration {path}: {error}") from None
+
+
+def _mocks_from_history(args: argparse.Namespace) -> int:
+    if args.aws_history:
+        text = _read(args.aws_history, "history", "ValidationException")
+        try:
+            history: Any = json.loads(text)
+        except ValueError as error:
+            raise AslError("ValidationException", f"{args.aws_history}: {error}") from None
+        if isinstance(history, dict):
+            history = history.get("events", [])
+        name = args.state_machine
+    elif args.store and args.execution:
+        history, name = anyio.run(_stored_events, _store_dir(args.store), args.execution)
+        name = args.state_machine or name
+    else:
+        raise AslError("ValidationException",
+                       "give STORE EXECUTION, or --aws-history FILE.json --state-machine NAME")
+    try:
+        config = from_history(history, state_machine_name=name, test_case=args.test_case)
+    except HistoryFormatError as error:
+        raise AslError("ValidationException", str(error)) from None
+    write_mock_file(config, sys.stdout)
+    return 0
+
+
+async def _stored_events(store: str, execution: str) -> tuple[list[Any], str]:
+    async with Runtime(store=store) as runtime:
+        arn = _find(runtime, execution)
+        machine = runtime.describe_execution(arn).state_machine_arn.rsplit(":", 1)[-1]
+        return list(runtime.history(arn)), machine
+
+
 def _serve(args: argparse.Namespace) -> int:
     """Each (account, region) gets its own Runtime (with --store, its events in
     STORE/<account>/<region>). With --auth every request's signature is verified and acts for
@@ -220,8 +282,10 @@ def _serve(args: argparse.Namespace) -> int:
                        "pass --allow-unauthenticated")
     keys = load_access_keys(args.auth) if args.auth else {}
     tasks = _load_tasks(args.tasks) if args.tasks else {}
+    mocks_path = args.mocks or mock_config_path()
     accounts = Accounts.per_caller(clock="virtual" if args.virtual_clock else "system",
-                                   store=args.store, tasks=tasks, default=not args.auth)
+                                   store=args.store, tasks=tasks, default=not args.auth,
+                                   mocks=_load_mocks(mocks_path) if mocks_path else None)
     authentication = Authentication(keys, verify=bool(args.auth))
     checked = "verified" if args.auth else "NOT verified"
     print(f"stepline: serving the Step Functions API on http://{args.host}:{args.port} "
@@ -345,8 +409,12 @@ def _run(args: argparse.Namespace) -> int:
     tasks = _load_tasks(args.tasks) if args.tasks else {}
     machine_name = _machine_name(args.definition)
     clock: ClockName = args.clock
-    execution, history = anyio.run(
-        _execute, definition, machine_name, input_json, tasks, clock, args.name, args.store)
+    mocks = _load_mocks(args.mocks) if args.mocks else None
+    if args.test_case and mocks is None:
+        raise AslError("ValidationException", "--test-case needs --mocks FILE")
+    execution, history = anyio.run(partial(
+        _execute, definition, machine_name, input_json, tasks, clock, args.name, args.store,
+        mocks=mocks, test_case=args.test_case))
     if args.history:
         _print_history(history, sys.stdout)
         print()
@@ -360,11 +428,13 @@ def _run(args: argparse.Namespace) -> int:
 
 async def _execute(definition: str, machine_name: str, input_json: str | None,
                    tasks: TaskTable, clock: ClockName, execution_name: str | None,
-                   store: str | None) -> tuple[Execution, list[dict[str, Any]]]:
-    async with Runtime(clock=clock, store=store, tasks=tasks) as runtime:
+                   store: str | None, *, mocks: MockConfig | None = None,
+                   test_case: str | None = None) -> tuple[Execution, list[dict[str, Any]]]:
+    async with Runtime(clock=clock, store=store, tasks=tasks, mocks=mocks) as runtime:
         machine_arn = await runtime.create_state_machine(machine_name, definition)
+        target = f"{machine_arn}#{test_case}" if test_case else machine_arn
         execution_arn = await runtime.start_execution(
-            machine_arn, input_json=input_json, name=execution_name)
+            target, input_json=input_json, name=execution_name)
         execution = await runtime.wait(execution_arn)
         return execution, runtime.get_execution_history(execution_arn)
 

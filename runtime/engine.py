@@ -24,6 +24,13 @@ from anyio.abc import TaskGroup
 from integrations._base import IntegrationSource, TaskCall, TaskError
 from integrations.aws import AwsIntegrations
 from integrations.http import HttpIntegrations
+from integrations.mocks import (
+    MockConfig,
+    MockedIntegrations,
+    UnknownTestCase,
+    load_mock_config,
+    split_test_case,
+)
 from integrations.python import PythonFunctions, TaskHandler
 from integrations.resolve import CallResolver
 from runtime import events as ev
@@ -113,6 +120,9 @@ class Runtime:
             (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_<SERVICE>`, then AWS).
         snapshot_every: with a store, save an execution's state every this many events, so
             resuming a long execution does not fold its history from the first event.
+        mocks: a mock configuration (Step Functions Local's SFN_MOCK_CONFIG format, a path
+            to it, or the parsed document): an execution started with the state machine ARN
+            suffixed `#TestCase` gets that test case's mocked responses.
         tasks: Python callables serving Task states, by name (see `register_task`). Register
             them here, or before entering the runtime, when resuming a store: resumed
             executions re-issue their task calls as soon as the runtime is entered.
@@ -124,7 +134,9 @@ class Runtime:
                  account: str = "123456789012", sources: tuple[IntegrationSource, ...] = (),
                  tasks: Mapping[str, TaskHandler] | None = None,
                  snapshot_every: int = 1000, aws_endpoint_url: str | None = None,
-                 aws_endpoints: Mapping[str, str] | None = None) -> None:
+                 aws_endpoints: Mapping[str, str] | None = None,
+                 mocks: MockConfig | Mapping[str, Any] | str | os.PathLike[str] | None = None
+                 ) -> None:
         if clock == "system":
             self.clock: Clock = SystemClock()
         elif clock == "virtual":
@@ -146,8 +158,15 @@ class Runtime:
         self.aws = AwsIntegrations(endpoint_url=aws_endpoint_url,
                                    endpoints=dict(aws_endpoints or {}), region=region)
         self.http = HttpIntegrations()
-        self.resolver = CallResolver((self.functions, NestedExecutions(self), *sources,
-                                      self.aws, self.http))
+        served: tuple[IntegrationSource, ...] = (
+            self.functions, NestedExecutions(self), *sources, self.aws, self.http)
+        self.mocks: MockedIntegrations | None = None
+        if mocks is not None:
+            config = load_mock_config(mocks) if isinstance(mocks, (str, os.PathLike)) \
+                else mocks
+            self.mocks = MockedIntegrations(config, fallback=served, callbacks=self)
+            served = (self.mocks, *served)
+        self.resolver = CallResolver(served)
         self.activities = Activities(region=region, account=account)
         self.timers = TimerService(self.clock)
         self.catalog = Catalog(region=region, account=account, clock=self.clock)
@@ -202,6 +221,9 @@ class Runtime:
                 continue
             _, program = self.catalog.compile(self._definitions[started.definition_id])
             state = await self._recover_state(stream_id, started.state_machine_arn, events)
+            if started.test_case and state.status == "RUNNING" and self.mocks is not None:
+                self.mocks.bind(stream_id, started.state_machine_arn.rsplit(":", 1)[-1],
+                                started.test_case)
             actor = self._new_actor(program, state, events)
             if state.status != "RUNNING":
                 actor.finished.set()
@@ -302,6 +324,7 @@ class Runtime:
                               name: str | None = None, input_json: str | None = None) -> str:
         """Start an execution and return its ARN. `input` is a Python value; `input_json`
         the raw JSON text as StartExecution takes it (checked as AWS checks it)."""
+        state_machine_arn, test_case = split_test_case(state_machine_arn)
         machine = self.state_machine(state_machine_arn)
         value = _decode_input(input_json) if input_json is not None else (
             {} if input is None else input)
@@ -320,14 +343,25 @@ class Runtime:
                 return arn
             raise AslError("ExecutionAlreadyExists", f"Execution Already Exists: '{arn}'")
         state = msgspec.structs.replace(new_state(arn, machine.arn, name), input=value)
+        if test_case is not None:
+            self._bind_mocks(arn, machine.name, test_case)
         actor = self._new_actor(machine.program, state, [])
         self._executions[arn] = actor
         definition_id = await self._record_definition(machine.definition)
         actor.tell(StartExecution(at=self.clock.now(), input=value, role_arn=machine.role_arn,
                                   seed=self._entropy.getrandbits(32),
-                                  definition_id=definition_id))
+                                  definition_id=definition_id, test_case=test_case))
         self.group.start_soon(actor.run)
         return arn
+
+    def _bind_mocks(self, execution_arn: str, machine_name: str, test_case: str) -> None:
+        if self.mocks is None:
+            raise AslError("InvalidArn", f"Invalid Arn: test case '{test_case}' given, but no "
+                                         "mock configuration is loaded")
+        try:
+            self.mocks.bind(execution_arn, machine_name, test_case)
+        except UnknownTestCase as error:
+            raise AslError("ValidationException", str(error)) from None
 
     async def run(self, state_machine: str | Mapping[str, Any], input: JSON = None, *,
                   name: str | None = None) -> Execution:

@@ -35,6 +35,8 @@ class ExecutionStartedDetails(_Details, frozen=True):
     state_machine_arn: str = ""
     #: Routing: content id of the definition (resume compiles it again).
     definition_id: str = ""
+    #: Routing: the mock test case (resume binds it again).
+    test_case: str | None = None
 
 
 class ExecutionSucceededDetails(_Details, frozen=True):

@@ -18,6 +18,8 @@ class StartExecution(msgspec.Struct, frozen=True, kw_only=True, tag=True):
     seed: int = 0
     #: Content id of the definition the execution runs (see runtime/store.py).
     definition_id: str = ""
+    #: The mock configuration's test case the execution runs under, if any.
+    test_case: str | None = None
 
 
 class TaskCompleted(msgspec.Struct, frozen=True, kw_only=True, tag=True):

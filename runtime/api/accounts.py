@@ -30,6 +30,7 @@ import anyio
 import msgspec
 from anyio.abc import TaskGroup, TaskStatus
 
+from integrations.mocks import MockConfig
 from integrations.python import TaskHandler
 from runtime.api import sigv4
 from runtime.api.protocol import DEFAULT_ACCOUNT, DEFAULT_REGION
@@ -163,14 +164,14 @@ class Accounts:
     def per_caller(cls, *, clock: Literal["system", "virtual"] = "system",
                    store: str | Path | None = None,
                    tasks: Mapping[str, TaskHandler] | None = None,
-                   default: bool = False) -> Accounts:
+                   default: bool = False, mocks: MockConfig | None = None) -> Accounts:
         """A Runtime per (account, region), each with `clock` and `tasks`. With `store`,
         those already stored there are opened at start, so their unfinished executions
         resume without waiting for a request. `default` starts the default account's Runtime
         at once too (what unsigned callers and the console use)."""
 
         def new_runtime(account: str, region: str) -> Runtime:
-            return Runtime(clock=clock, account=account, region=region, tasks=tasks,
+            return Runtime(clock=clock, account=account, region=region, tasks=tasks, mocks=mocks,
                            store=store_for(store, account, region) if store else None)
 
         stored = stored_scopes(store) if store else []

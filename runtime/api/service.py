@@ -15,6 +15,7 @@ import msgspec
 from msgspec.structs import replace
 
 from integrations._base import TaskCall, TaskError
+from integrations.mocks import split_test_case
 from runtime.api import arns
 from runtime.catalog import Alias, Catalog, Route, StateMachine
 from runtime.engine import Execution, Runtime
@@ -195,7 +196,10 @@ class StepFunctions:
     async def start_execution(self, arn: str, *, input_json: str | None = None,
                               name: str | None = None) -> Execution:
         """StartExecution. AWS is idempotent by name: the same name and input while that
-        execution still runs give back the same execution; otherwise ExecutionAlreadyExists."""
+        execution still runs give back the same execution; otherwise ExecutionAlreadyExists.
+        An ARN ending `#TestCase` runs under that test case of the mock configuration, as
+        Step Functions Local does."""
+        arn, test_case = split_test_case(arn)
         kind = arns.require(arn, "stateMachine", "version", "alias")
         alias_arn = None
         if kind == "alias":
@@ -208,7 +212,8 @@ class StepFunctions:
             if existing is not None:
                 return existing
         requested_at = self.runtime.clock.now()
-        execution_arn = await self.runtime.start_execution(arn, input_json=text, name=name)
+        target = f"{arn}#{test_case}" if test_case else arn
+        execution_arn = await self.runtime.start_execution(target, input_json=text, name=name)
         self._origins[execution_arn] = Origin(machine=machine, alias_arn=alias_arn,
                                               requested_at=requested_at)
         return self._started(self.runtime.describe_execution(execution_arn))

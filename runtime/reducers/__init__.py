@@ -64,7 +64,7 @@ def _receive(turn: Turn, message: Message) -> None:
             turn.emit("ExecutionStarted", "", ev.ExecutionStartedDetails(
                 input=message.input, role_arn=message.role_arn, seed=message.seed,
                 state_machine_arn=turn.work.state_machine_arn,
-                definition_id=message.definition_id))
+                definition_id=message.definition_id, test_case=message.test_case))
             machine = turn.program.machines[""]
             turn.queue.append(("", machine.start_at, message.input))
             if turn.program.timeout_seconds:
