@@ -197,7 +197,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def _log_to_stderr() -> None:
     """Runtime logs (resumed executions, torn log tails) go to stderr: stdout is the output."""
-    structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
+    # Resolved per logger, not once: the stream in sys.stderr may be replaced later.
+    structlog.configure(logger_factory=lambda *args: structlog.PrintLogger(sys.stderr))
 
 
 # --------------------------------------------------------------------------- stores
