@@ -11,6 +11,8 @@
     stepline replay STORE EXECUTION [--definition DEF.json]   (divergence check)
     stepline inspect STORE EXECUTION --at N   (the execution just after event N)
     stepline mocks from-history STORE EXECUTION > mocks.json   (mocks from a recorded run)
+    stepline lambda [--host 127.0.0.1] [--port 8084] [--workdir DIR]
+                   (a local AWS Lambda service that runs Python handlers)
     stepline fork STORE EXECUTION --at N [--definition DEF.json] [--input JSON|@file]
                   [--tasks tasks.py] [--name NAME]   (run a new execution from event N)
 
@@ -40,6 +42,7 @@ import anyio
 import msgspec
 import structlog
 
+from integrations.lambda_local import serve_lambda
 from integrations.mocks import MockConfig, MockConfigError, load_mock_config, mock_config_path
 from runtime.api.server import serve
 from runtime.engine import Execution, Runtime
@@ -76,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
             return _serve(args)
         if args.command == "mocks":
             return _mocks_from_history(args)
+        if args.command == "lambda":
+            return _serve_lambda(args)
         if args.command == "replay":
             return _replay(args)
         if args.command == "inspect":
@@ -123,6 +128,17 @@ def _parser() -> argparse.ArgumentParser:
                      help="mocked service responses (Step Functions Local's SFN_MOCK_CONFIG)")
     run.add_argument("--test-case", metavar="NAME",
                      help="the mock file's test case to run under (needs --mocks)")
+
+    local_lambda = commands.add_parser(
+        "lambda", help="serve the AWS Lambda API on 127.0.0.1, running Python handlers")
+    local_lambda.add_argument("--host", default="127.0.0.1")
+    local_lambda.add_argument("--port", type=int, default=8084)
+    local_lambda.add_argument("--workdir", metavar="DIR",
+                              help="where function code is unpacked (default: a temp dir)")
+    local_lambda.add_argument("--account", default="123456789012",
+                              help="the account in function ARNs")
+    local_lambda.add_argument("--allow-unauthenticated", action="store_true",
+                              help="bind a non-loopback address (it runs uploaded code)")
 
     mocks = commands.add_parser("mocks", help="mock configuration files")
     mock_commands = mocks.add_subparsers(dest="mocks_command", required=True)
@@ -229,6 +245,21 @@ def _resume(store: str, tasks: TaskTable) -> int:
         reason = [part for part in (execution.error, execution.cause) if part is not None]
         print(_one_line(" ".join((execution.name, execution.status, *reason))))
     return 0 if all(e.status == "SUCCEEDED" for e in executions) else 1
+
+
+def _serve_lambda(args: argparse.Namespace) -> int:
+    """The Lambda service runs whatever code is uploaded and checks no signatures: loopback
+    only, unless told otherwise."""
+    if not _is_loopback(args.host) and not args.allow_unauthenticated:
+        raise AslError("ValidationException",
+                       f"refusing to serve Lambda on {args.host}: it runs uploaded code for "
+                       "unauthenticated callers; bind 127.0.0.1 or pass --allow-unauthenticated")
+    print(f"stepline: serving the Lambda API on http://{args.host}:{args.port}",
+          file=sys.stderr)
+    with contextlib.suppress(KeyboardInterrupt):
+        anyio.run(partial(serve_lambda, args.host, args.port, workdir=args.workdir,
+                          account=args.account))
+    return 0
 
 
 def _load_mocks(path: str) -> MockConfig:
