@@ -4,12 +4,16 @@ Causes follow the Java SDK's exception messages, as recorded from AWS in the cor
 - SDK v1 (optimised integrations): "Function not found: ... (Service: AWSLambda; Status Code:
   404; Error Code: ResourceNotFoundException; Request ID: ...; Proxy: null)"
 - SDK v2 (`aws-sdk:`): "The specified key does not exist. (Service: S3, Status Code: 404,
-  Request ID: ..., Extended Request ID: ...) (SDK Attempt Count: 1)"
+  Request ID: ..., Extended Request ID: ...)"; only Step Functions' own API adds the attempt
+  count, "Invalid Token: ... (Service: Sfn, Status Code: 400, Request ID: ...) (SDK Attempt
+  Count: 1)", where S3, DynamoDb and SecretsManager causes end at the parenthesis.
 A request that never got an answer (refused connection, timeout, missing credentials) is the
 SDK's client-side failure: `<Prefix>.SdkClientException`, "Unable to execute HTTP request: ...".
 """
 
 from __future__ import annotations
+
+from typing import Final
 
 from botocore.exceptions import (
     BotoCoreError,
@@ -22,6 +26,9 @@ from botocore.model import ServiceModel
 
 from integrations._base import TaskError
 from integrations.aws._naming import V1_IDENTITIES, exception_class, sdk_v2_service_name
+
+#: SDK v2 client names whose recorded causes carry "(SDK Attempt Count: N)".
+_ATTEMPT_COUNTED: Final = frozenset({"Sfn"})
 
 
 def v1_error(exc: Exception, service: str, model: ServiceModel) -> TaskError:
@@ -49,7 +56,9 @@ def v2_error(exc: Exception, model: ServiceModel) -> TaskError:
         details = f"Service: {prefix}, Status Code: {status}, Request ID: {request_id}"
         if extended:
             details += f", Extended Request ID: {extended}"
-        cause = f"{message} ({details}) (SDK Attempt Count: {attempts})"
+        cause = f"{message} ({details})"
+        if prefix in _ATTEMPT_COUNTED:
+            cause += f" (SDK Attempt Count: {attempts})"
         return TaskError(f"{prefix}.{name}", cause)
     return _client_side(exc, prefix)
 

@@ -77,18 +77,27 @@ def _member_names(shape: StructureShape) -> dict[str, str]:
     return names
 
 
-def from_response(shape: Shape | None, value: Any, timestamps: TimestampFormat) -> JSON:
-    """The task result for a botocore response value."""
+def from_response(shape: Shape | None, value: Any, timestamps: TimestampFormat, *,
+                  alphabetical: bool = False) -> JSON:
+    """The task result for a botocore response value. `alphabetical` orders structure members
+    by name, as the optimised integrations' Jackson mapper writes the SDK v1 result classes
+    (`MD5OfMessageAttributes, MD5OfMessageBody, MessageId`; `Entries, FailedEntryCount`);
+    map keys (DynamoDB attribute names) keep the service's order."""
     if isinstance(value, dict):
         if isinstance(shape, StructureShape):
             members = shape.members
-            return {pascal(key): from_response(members.get(key), item, timestamps)
-                    for key, item in value.items() if key != "ResponseMetadata"}
+            converted = {pascal(key): from_response(members.get(key), item, timestamps,
+                                                    alphabetical=alphabetical)
+                         for key, item in value.items() if key != "ResponseMetadata"}
+            return {key: converted[key] for key in sorted(converted)} if alphabetical \
+                else converted
         inner = shape.value if isinstance(shape, MapShape) else None
-        return {key: from_response(inner, item, timestamps) for key, item in value.items()}
+        return {key: from_response(inner, item, timestamps, alphabetical=alphabetical)
+                for key, item in value.items()}
     if isinstance(value, list):
         member = shape.member if isinstance(shape, ListShape) else None
-        return [from_response(member, item, timestamps) for item in value]
+        return [from_response(member, item, timestamps, alphabetical=alphabetical)
+                for item in value]
     if isinstance(value, datetime):
         return timestamps(value)
     if isinstance(value, bytes | bytearray):

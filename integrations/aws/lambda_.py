@@ -9,8 +9,10 @@
   returns the function's result itself.
 
 A function error (`X-Amz-Function-Error`) fails the task with the payload's `errorType` as
-the error and the payload text as the cause (corpus: error `CustomException`, cause
-`{"errorMessage":"","errorType":"CustomException",...}`).
+the error. The cause is the payload as the two forms report it (corpus,
+`test_raise_custom_exception` of each): `lambda:invoke` decodes it and writes it again as compact
+JSON (`{"errorMessage":"","errorType":"CustomException",...}`), while a function ARN keeps the
+function's own text (the Python runtime's `{"errorMessage": "", "errorType": ...}`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import msgspec
 from integrations._base import JSON, TaskCall, TaskError
 from integrations.aws._clients import ClientPool
 from integrations.aws._errors import v1_error
+from integrations.aws._headers import aws_response_headers
 from integrations.aws._metadata import with_sdk_metadata
 from integrations.aws._naming import arn_region
 from integrations.aws._shapes import compact_json
@@ -53,7 +56,7 @@ class LambdaInvoke:
             raise v1_error(exc, "lambda", model) from exc
         raw = reply.output.get("Payload") or b""
         if reply.output.get("FunctionError"):
-            raise function_error(raw)
+            raise function_error(raw, reencode=self.function_arn is None)
         payload = parse_payload(raw)
         if self.function_arn is not None:
             return payload
@@ -61,7 +64,8 @@ class LambdaInvoke:
                                    "Payload": payload, "StatusCode": reply.status}
         if "LogResult" in reply.output:
             result["LogResult"] = reply.output["LogResult"]
-        return with_sdk_metadata(result, reply)
+        return with_sdk_metadata(result, reply,
+                                 aws_response_headers("lambda", "Invoke", model, reply))
 
 
 def _optimised_request(parameters: JSON) -> dict[str, Any]:
@@ -85,9 +89,13 @@ def parse_payload(raw: bytes) -> JSON:
         return raw.decode("utf-8", "replace")
 
 
-def function_error(raw: bytes) -> TaskError:
+def function_error(raw: bytes, *, reencode: bool) -> TaskError:
+    """The failure a function error payload reports; `reencode` writes a JSON payload again
+    compactly, as `lambda:invoke` does."""
     text = raw.decode("utf-8", "replace")
     body = parse_payload(raw)
+    if reencode and isinstance(body, dict | list):
+        text = compact_json(body)
     error_type = body.get("errorType") if isinstance(body, dict) else None
     if isinstance(error_type, str) and error_type:
         return TaskError(error_type, text)

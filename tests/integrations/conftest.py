@@ -124,8 +124,9 @@ async def _invoke(request: Request) -> Response:
         await asyncio.sleep(2)
     if name == "raises":
         headers["X-Amz-Function-Error"] = "Unhandled"
-        return Response(json.dumps(FUNCTION_ERROR_PAYLOAD, separators=(",", ":")),
-                        media_type="application/json", headers=headers)
+        # Written as the Python runtime writes it: `json.dumps` with its default separators.
+        return Response(json.dumps(FUNCTION_ERROR_PAYLOAD), media_type="application/json",
+                        headers=headers)
     if name == "crashes":
         headers["X-Amz-Function-Error"] = "Unhandled"
         return Response("out of memory", media_type="text/plain", headers=headers)

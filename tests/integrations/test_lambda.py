@@ -47,9 +47,22 @@ async def test_invoke_returns_the_aws_shape_with_the_payload_parsed(runtime: Run
     assert output["ExecutedVersion"] == "$LATEST"
     assert output["Payload"] == {"input-value": 0}
     assert output["StatusCode"] == 200
-    # Header names keep the server's spelling (uvicorn sends them lower-cased).
-    assert output["SdkHttpMetadata"]["HttpHeaders"]["x-amz-executed-version"] == "$LATEST"
-    assert output["SdkHttpMetadata"]["AllHttpHeaders"]["x-amz-executed-version"] == ["$LATEST"]
+    metadata = output["SdkHttpMetadata"]
+    # AWS Lambda's headers as the corpus records them (not uvicorn's lower-cased ones), in
+    # the order of the SDK's HashMap; values from the response where it has them.
+    assert list(metadata["AllHttpHeaders"]) == [
+        "X-Amz-Executed-Version", "x-amzn-Remapped-Content-Length", "Connection",
+        "x-amzn-RequestId", "Content-Length", "Date", "X-Amzn-Trace-Id", "Content-Type"]
+    headers = metadata["HttpHeaders"]
+    assert list(headers) == ["Connection", "Content-Length", "Content-Type", "Date",
+                             "X-Amz-Executed-Version", "x-amzn-Remapped-Content-Length",
+                             "x-amzn-RequestId", "X-Amzn-Trace-Id"]
+    assert headers["Content-Length"] == str(len('{"input-value":0}'))
+    assert (headers["X-Amz-Executed-Version"], headers["x-amzn-RequestId"]) == ("$LATEST", "req-1")
+    assert (headers["Connection"], headers["x-amzn-Remapped-Content-Length"]) == ("keep-alive", "0")
+    assert headers["Content-Type"] == "application/json"
+    assert re.fullmatch(r"Root=1-[0-9a-f]{8}-[0-9a-f]{24};Sampled=0", headers["X-Amzn-Trace-Id"])
+    assert metadata["AllHttpHeaders"]["Date"] == [headers["Date"]]
     assert output["SdkResponseMetadata"] == {"RequestId": "req-1"}
 
 
@@ -67,9 +80,13 @@ async def test_a_string_payload_is_sent_as_it_is(runtime: Runtime, payload: str,
 async def test_log_type_tail_adds_log_result_and_a_missing_payload_sends_nothing(
         runtime: Runtime) -> None:
     done = await invoke(runtime, {"FunctionName": "echo", "LogType": "Tail", "Payload": None})
-    # Corpus test_invoke_unsupported_param: Payload {} and LogResult.
+    # Corpus test_invoke_unsupported_param: Payload {} and LogResult, also as a header.
     assert done.output["Payload"] == {}
     assert done.output["LogResult"] == "bG9n"
+    all_headers = done.output["SdkHttpMetadata"]["AllHttpHeaders"]
+    assert next(iter(all_headers)) == "X-Amz-Log-Result"
+    assert all_headers["X-Amz-Log-Result"] == ["bG9n"]
+    assert all_headers["Content-Length"] == ["2"]
 
 
 async def test_event_invocation_returns_202(runtime: Runtime) -> None:
@@ -87,12 +104,16 @@ async def test_bare_function_arn_returns_the_payload_itself(runtime: Runtime) ->
 
 async def test_function_error_is_named_by_its_error_type(runtime: Runtime) -> None:
     done = await invoke(runtime, {"FunctionName": "raises", "Payload": None}, catch=True)
-    # Corpus test_raise_exception_catch: error "Exception", cause the payload JSON text.
+    # Corpus test_task_service_lambda test_raise_custom_exception: lambda:invoke writes the
+    # payload again as compact JSON, keys in the function's order.
     assert done.output["Error"] == "Exception"
-    assert json.loads(done.output["Cause"]) == FUNCTION_ERROR_PAYLOAD
+    assert done.output["Cause"] == json.dumps(FUNCTION_ERROR_PAYLOAD, separators=(",", ":"))
     bare = await runtime.run({"StartAt": "F", "States": {"F": {
         "Type": "Task", "Resource": FUNCTION_ARN.format("raises"), "End": True}}}, {})
+    # Corpus test_task_lambda test_raise_custom_exception: a function ARN keeps the Python
+    # runtime's own text, `", "` separators included.
     assert (bare.status, bare.error) == ("FAILED", "Exception")
+    assert bare.cause == json.dumps(FUNCTION_ERROR_PAYLOAD)
 
 
 async def test_function_error_without_error_type_is_lambda_unknown(runtime: Runtime) -> None:
