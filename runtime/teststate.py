@@ -12,11 +12,21 @@ cause); RETRIABLE (a Retrier would retry: errorDetails.retryIndex and
 retryBackoffIntervalSeconds, no output); CAUGHT_ERROR (a Catcher handled the error: output,
 nextState, errorDetails.catchIndex). TestState does not wait: Wait states and retry intervals
 inside Map/Parallel iterations elapse at once.
+
+As AWS: Map and Parallel states are tested only with a mock (their iterations and branches
+do not run); Pass, Succeed and Fail states take no mock. `stateName` may name a state nested in
+a Parallel branch or a Map's ItemProcessor. `stateConfiguration`:
+- retrierRetryCount: retries already made by the Retrier that matches the mocked error;
+- errorCausedByState: the state inside the Map/Parallel whose failure the mocked error stands
+  for (checked to exist; the error then goes through the state's Retry/Catch as AWS does);
+- mapIterationFailureCount: iterations that failed; more than a ToleratedFailureCount or
+  -Percentage that is set fails the Map with States.ExceedToleratedFailureThreshold (AWS
+  ignores the count when neither threshold is set);
+- mapItemReaderData: what the ItemReader would read from S3, for the Map's inspectionData.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Final, Literal
 
@@ -24,24 +34,37 @@ import msgspec
 from msgspec.structs import replace
 
 from runtime import events as ev
-from runtime.dataflow.paths import compile_input_path, compile_result_path
-from runtime.dataflow.payload import compile_payload
-from runtime.dataflow.scope import JSON, Scope
+from runtime.dataflow.scope import JSON
 from runtime.effects import InvokeTask, StartTimer
-from runtime.errors import AslError, StatesError
+from runtime.errors import EXCEED_TOLERATED_FAILURE_THRESHOLD, AslError, StatesError
 from runtime.messages import TaskCompleted, TimerFired
 from runtime.model.machine import decode_machine
 from runtime.model.validate import invalid_definition_message, validate_definition
-from runtime.program import Node, Program, RecoverableNode, TaskNode, compile_program
+from runtime.program import (
+    MapNode,
+    Node,
+    ParallelNode,
+    Program,
+    RecoverableNode,
+    TaskNode,
+    compile_program,
+)
 from runtime.reducers import decide, task
 from runtime.reducers.dispatch import run_state
 from runtime.reducers.recovery import handle_error
 from runtime.reducers.retry import find_retrier, matches
 from runtime.reducers.turn import TIMEOUT_SUFFIX, Turn
 from runtime.state import ExecutionState, Frame, Waiting
+from runtime.teststate_inspect import MapStages, Stages, map_stages, text
+from runtime.teststate_mockcheck import (
+    check_map_result,
+    check_parallel_result,
+    check_task_result,
+)
 
 InspectionLevel = Literal["INFO", "DEBUG", "TRACE"]
 MOCKABLE: Final = frozenset({"Task", "Map", "Parallel"})
+_THRESHOLD_CAUSE: Final = "The specified tolerated failure threshold was exceeded"
 TEST_EXECUTION_ARN: Final = "arn:aws:states:us-east-1:123456789012:execution:TestState:test"
 TEST_MACHINE_ARN: Final = "arn:aws:states:us-east-1:123456789012:stateMachine:TestState"
 _ERROR_EVENTS: Final = frozenset({"TaskFailed", "TaskTimedOut", "MapStateFailed",
@@ -49,15 +72,13 @@ _ERROR_EVENTS: Final = frozenset({"TaskFailed", "TaskTimedOut", "MapStateFailed"
 _decode = msgspec.json.decode
 
 
-def _text(value: JSON) -> str:
-    return msgspec.json.encode(value).decode()
-
-
 class Mock(msgspec.Struct, frozen=True, kw_only=True):
     #: The mocked result as JSON text; or `error` (and `cause`) for a mocked failure.
     result: str | None = None
     error: str | None = None
     cause: str | None = None
+    #: STRICT, PRESENT or NONE: how a mocked Task result is checked against its API's shape.
+    field_validation_mode: str = "STRICT"
 
 
 class TestStateRequest(msgspec.Struct, frozen=True, kw_only=True):
@@ -69,8 +90,15 @@ class TestStateRequest(msgspec.Struct, frozen=True, kw_only=True):
     mock: Mock | None = None
     context: str | None = None
     role_arn: str = ""
+    reveal_secrets: bool = False
     #: stateConfiguration.retrierRetryCount: retries already made by the matching Retrier.
     retrier_retry_count: int = 0
+    #: stateConfiguration.errorCausedByState: the inner state a mocked Map/Parallel error is from.
+    error_caused_by_state: str | None = None
+    #: stateConfiguration.mapIterationFailureCount: Map iterations that failed.
+    map_iteration_failure_count: int = 0
+    #: stateConfiguration.mapItemReaderData: the ItemReader's source data, as read from S3.
+    map_item_reader_data: str | None = None
 
 
 class TestStateResult(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -91,24 +119,26 @@ class TestRun:
         self.request = request
         self.name, spec, self.program = _compile(request)
         self.node = self.program.machines[""].states[self.name]
-        if request.mock is not None and self.node.kind not in MOCKABLE:
-            raise AslError("ValidationException",
-                           "A mock can only be specified for Task, Map, or Parallel states.")
-        if request.context is not None and request.mock is None:
-            raise AslError("ValidationException",
-                           "The context field may only be specified together with a mock.")
+        mock = request.mock
+        _check_request(request, spec, self.node)
         self.input = _json_field(request.input, "input", {})
         variables = _json_field(request.variables, "variables", {})
         if not isinstance(variables, dict):
             raise AslError("InvalidExecutionInput", "Variables must be a JSON object.")
         self.spec = spec
-        self._stages = _Stages(spec, self.node) if request.inspection_level != "INFO" else None
+        self._stages = Stages(spec, self.node) if request.inspection_level != "INFO" else None
         self.at = now
         self.events: list[ev.HistoryEvent] = []
         self._pending: dict[str, InvokeTask] = {}
         self._mock_result: JSON = None
+        if mock is not None and mock.error is None:
+            self._mock_result = _json_field(mock.result, "mock.result", None)
+            _check_mock_result(self.node, self._mock_result, mock.field_validation_mode)
+        self._error: tuple[str | None, str | None] = (
+            (mock.error, mock.cause) if mock is not None else (None, None))
+        self._map: MapStages | None = None
         self.state = _initial_state(self.input, variables, request.context, now, seed)
-        self._enter(request.mock)
+        self._enter(mock)
 
     # -- driving ----------------------------------------------------------------------------
 
@@ -127,29 +157,54 @@ class TestRun:
         node = self.node
         turn.emit(f"{node.kind}StateEntered", "",
                   ev.StateEnteredDetails(name=self.name, input=self.input))
-        if mock is not None and mock.error is not None:
-            self._preset_retries(turn, mock.error)
+        if isinstance(node, MapNode) and mock is not None:
+            try:
+                self._map = map_stages(turn, node, self.request.map_item_reader_data)
+            except StatesError as failure:
+                self._mock_result = None  # the Map fails before it has a result
+                turn.fail_state("", node, failure)
+                turn.run()
+                self._absorb(turn.events, [], turn.work)
+                return
+            if mock.error is None and self._exceeds_tolerance(self._map):
+                self._error = (EXCEED_TOLERATED_FAILURE_THRESHOLD, _THRESHOLD_CAUSE)
+        error = self._error[0]
+        if error is not None:
+            self._preset_retries(turn, error)
         if mock is None:
             run_state(turn, "", node)
         elif isinstance(node, TaskNode):
             task.run_task(turn, "", node)
             if turn.frame("").waiting is not None:
                 turn.effects.clear()
-                self._outcome(turn, node, mock)
+                self._outcome(turn, node)
         else:
-            self._outcome(turn, node, mock)
+            self._outcome(turn, node)
         turn.run()
         self._absorb(turn.events, [*turn.effects], turn.work)
 
-    def _outcome(self, turn: Turn, node: Node, mock: Mock) -> None:
-        if mock.error is not None:
+    def _exceeds_tolerance(self, stages: MapStages) -> bool:
+        """AWS (recorded): the failure count matters only against a threshold that is set."""
+        failed = self.request.map_iteration_failure_count
+        if not failed:
+            return False
+        if stages.tolerated_count is not None and failed > stages.tolerated_count:
+            return True
+        total = stages.iterations
+        if total is None and isinstance(self._mock_result, list):
+            total = len(self._mock_result)
+        return (stages.tolerated_percentage is not None and bool(total)
+                and failed * 100.0 / (total or 1) > stages.tolerated_percentage)
+
+    def _outcome(self, turn: Turn, node: Node) -> None:
+        error, cause = self._error
+        if error is not None:
             if isinstance(node, TaskNode):
-                task.task_failed(turn, "", node, _waiting(turn), mock.error, mock.cause)
+                task.task_failed(turn, "", node, _waiting(turn), error, cause)
             else:
-                handle_error(turn, "", node, mock.error, mock.cause)
+                handle_error(turn, "", node, error, cause)
             return
-        result = _json_field(mock.result, "mock.result", None)
-        self._mock_result = result
+        result = self._mock_result
         if isinstance(node, TaskNode):
             task.task_succeeded(turn, "", node, _waiting(turn), result)
             return
@@ -232,16 +287,16 @@ class TestRun:
         if inspection is not None:
             variables = {**self.state_variables(), **(details.assigned_variables or {})}
             if variables:
-                inspection["variables"] = _text(variables)
+                inspection["variables"] = text(variables)
         if error is not None:
             if inspection is not None and isinstance(self.node, RecoverableNode):
                 index = next(i for i, c in enumerate(self.node.catchers)
                              if matches(c.error_equals, error))
                 inspection["errorDetails"] = {"catchIndex": index}
-            return TestStateResult(status="CAUGHT_ERROR", output=_text(details.output),
+            return TestStateResult(status="CAUGHT_ERROR", output=text(details.output),
                                    error=error, cause=cause, nextState=next_state,
                                    inspectionData=inspection)
-        return TestStateResult(status="SUCCEEDED", output=_text(details.output),
+        return TestStateResult(status="SUCCEEDED", output=text(details.output),
                                nextState=next_state, inspectionData=inspection)
 
     def state_variables(self) -> dict[str, JSON]:
@@ -263,56 +318,27 @@ class TestRun:
             if isinstance(details, ev.TaskResourceDetails | ev.FanoutDetails | ev.ErrorDetails) \
                     and event.type in _ERROR_EVENTS:
                 error = (details.error, details.cause)
-        if error[0] is None and self.request.mock is not None and self.request.mock.error:
-            error = (self.request.mock.error, self.request.mock.cause)
+        if error[0] is None and self._error[0] is not None:
+            error = self._error
         return error
 
     def _inspection(self) -> dict[str, Any]:
         """The data-flow stages of the state, as JSON text (AWS's inspectionData)."""
-        out: dict[str, Any] = {"input": _text(self.input)}
-        scope = Scope(self.input, variables=self.state_variables())
         scheduled = next((e.details for e in self.events if e.frame == "" and isinstance(
             e.details, ev.TaskScheduledDetails)), None)
         result = next((e.details.output for e in self.events if e.frame == "" and isinstance(
             e.details, ev.TaskResourceDetails) and e.details.has_output), self._mock_result)
+        if self._error[0] is not None and self.request.mock is not None:
+            result = None
         stages = self._stages
         assert stages is not None
-        try:
-            if self.node.jsonata:
-                if scheduled is not None:
-                    out["afterArguments"] = _text(scheduled.parameters)
-            else:
-                after_input = stages.input_path(scope)
-                out["afterInputPath"] = _text(after_input)
-                if stages.parameters is not None:
-                    out["afterParameters"] = _text(
-                        scheduled.parameters if scheduled is not None
-                        else stages.parameters(scope.with_input(after_input)))
-            if result is not None:
-                out["result"] = _text(result)
-                if not self.node.jsonata and stages.result_path is not None:
-                    selected = stages.result_selector(scope.with_input(result)) \
-                        if stages.result_selector is not None else result
-                    if stages.result_selector is not None:
-                        out["afterResultSelector"] = _text(selected)
-                    out["afterResultPath"] = _text(stages.result_path(self.input, selected))
-        except StatesError:
-            pass  # the state failed on this stage; its error is the answer
+        out: dict[str, Any] = {"input": text(self.input)}
+        out.update(stages.data_flow(self.node, self.input, self.state_variables(),
+                                    scheduled.parameters if scheduled is not None else None,
+                                    result))
+        if self._map is not None:
+            out.update(self._map.data)
         return out
-
-
-class _Stages:
-    __slots__ = ("input_path", "parameters", "result_path", "result_selector")
-
-    def __init__(self, spec: dict[str, Any], node: Node) -> None:
-        self.input_path: Callable[[Scope], JSON] = compile_input_path(spec.get("InputPath", "$"))
-        template = spec.get("Parameters")
-        self.parameters = compile_payload(template) if template is not None else None
-        selector = spec.get("ResultSelector")
-        self.result_selector = compile_payload(selector) if selector is not None else None
-        self.result_path: Callable[[JSON, JSON], JSON] | None = (
-            compile_result_path(spec.get("ResultPath", "$"))
-            if node.kind in ("Task", "Map", "Parallel", "Pass") else None)
 
 
 def _whole(seconds: float) -> int | float:
@@ -342,8 +368,8 @@ def _compile(request: TestStateRequest) -> tuple[str, dict[str, Any], Program]:
     if "States" in definition:
         _check(definition)
         name = request.state_name or definition.get("StartAt", "")
-        spec = definition["States"].get(name)
-        if not isinstance(spec, dict):
+        spec = _find_state(definition, name)
+        if spec is None:
             raise AslError("ValidationException", f"State '{name}' is not in the definition.")
         language = definition.get("QueryLanguage")
     elif request.state_name is not None:
@@ -365,6 +391,79 @@ def _check(machine: dict[str, Any]) -> None:
     problems = [d for d in validate_definition(machine) if d.severity == "ERROR"]
     if problems:
         raise AslError("InvalidDefinition", invalid_definition_message(problems))
+
+
+def _find_state(machine: dict[str, Any], name: str) -> dict[str, Any] | None:
+    """The state `name` of `machine`, or of a machine nested in one of its states."""
+    states = machine.get("States")
+    if not isinstance(states, dict):
+        return None
+    found = states.get(name)
+    if isinstance(found, dict):
+        return found
+    for state in states.values():
+        for inner in _inner_machines(state):
+            found = _find_state(inner, name)
+            if found is not None:
+                return found
+    return None
+
+
+def _inner_machines(state: Any) -> list[dict[str, Any]]:
+    """A Parallel's branches, a Map's ItemProcessor (or legacy Iterator)."""
+    if not isinstance(state, dict):
+        return []
+    inner = [b for b in state.get("Branches") or [] if isinstance(b, dict)]
+    processor = state.get("ItemProcessor") or state.get("Iterator")
+    return [*inner, processor] if isinstance(processor, dict) else inner
+
+
+def _inner_state_names(spec: dict[str, Any]) -> set[str]:
+    names: set[str] = set()
+    for machine in _inner_machines(spec):
+        states = machine.get("States")
+        if isinstance(states, dict):
+            names.update(states)
+            for state in states.values():
+                if isinstance(state, dict):
+                    names.update(_inner_state_names(state))
+    return names
+
+
+def _check_request(request: TestStateRequest, spec: dict[str, Any], node: Node) -> None:
+    """AWS's ValidationException / InvalidDefinition answers, with AWS's (recorded) messages."""
+    mock = request.mock
+    if mock is None and node.kind in ("Map", "Parallel"):
+        raise AslError("InvalidDefinition",
+                       "TestState API does not support Map or Parallel states. Supported state "
+                       "types include: [Task, Wait, Pass, Succeed, Fail, Choice]")
+    if mock is not None:
+        if node.kind not in MOCKABLE:
+            raise AslError("ValidationException",
+                           f"State type '{node.kind}' is not supported when a mock is specified")
+        if mock.result is not None and mock.error is not None:
+            raise AslError("ValidationException", "A test mock should have only one of the "
+                                                  "following fields: [result, errorOutput].")
+        if request.reveal_secrets:
+            raise AslError("ValidationException",
+                           "TestState does not support RevealSecrets when a mock is specified.")
+    elif request.context is not None:
+        raise AslError("ValidationException",
+                       "The context field may only be specified together with a mock.")
+    caused_by = request.error_caused_by_state
+    if caused_by is not None and caused_by not in _inner_state_names(spec):
+        raise AslError("ValidationException",
+                       f"errorCausedByState '{caused_by}' is not a state inside the Map or "
+                       f"Parallel state under test.")
+
+
+def _check_mock_result(node: Node, result: JSON, mode: str) -> None:
+    if isinstance(node, MapNode):
+        check_map_result(result, has_writer=node.writer is not None)
+    elif isinstance(node, ParallelNode):
+        check_parallel_result(result, len(node.branches))
+    elif isinstance(node, TaskNode):
+        check_task_result(node.resource, result, mode)
 
 
 def _targets(spec: dict[str, Any]) -> list[str]:

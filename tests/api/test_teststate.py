@@ -89,10 +89,10 @@ def test_state_of_a_whole_machine_by_name() -> None:
 
 
 def test_mocked_map_result() -> None:
-    state = {"Type": "Map", "ItemProcessor": {"StartAt": "P", "States": {
+    state = {"Type": "Map", "ItemsPath": "$.items", "ItemProcessor": {"StartAt": "P", "States": {
         "P": {"Type": "Pass", "End": True}}}, "ResultPath": "$.r", "End": True}
-    result = _run(state, input="{}", mock=Mock(result="[1, 2]"))
-    assert json.loads(result.output or "") == {"r": [1, 2]}
+    result = _run(state, input='{"items": [1, 2]}', mock=Mock(result="[1, 2]"))
+    assert json.loads(result.output or "") == {"items": [1, 2], "r": [1, 2]}
 
 
 def test_task_without_mock_waits_for_its_call() -> None:
@@ -126,3 +126,215 @@ def test_over_http_with_mock_and_with_a_real_task(sfn: Any) -> None:
         sfn.test_state(definition=json.dumps({"Type": "Pass", "End": True}),
                        mock={"result": "1"})
     assert error.value.response["Error"]["Code"] == "ValidationException"
+
+
+# -- mocks of Map and Parallel, stateConfiguration, fieldValidationMode --------------------
+
+MAP = {
+    "Type": "Map", "ItemsPath": "$.Values", "MaxConcurrency": 2, "ToleratedFailureCount": 1,
+    "ItemSelector": {"v.$": "$$.Map.Item.Value", "i.$": "$$.Map.Item.Index"},
+    "ItemBatcher": {"MaxItemsPerBatch": 2},
+    "ItemProcessor": {"StartAt": "HandleItem", "States": {
+        "HandleItem": {"Type": "Pass", "End": True}}},
+    "ResultPath": "$.r", "Next": "After",
+    "Retry": [{"ErrorEquals": ["Flaky"], "MaxAttempts": 1, "IntervalSeconds": 2}],
+    "Catch": [{"ErrorEquals": ["States.ExceedToleratedFailureThreshold"],
+               "Next": "HandleThreshold", "ResultPath": "$.err"}],
+}
+VALUES = '{"Values": ["a", "b", "c"]}'
+
+
+def test_map_inspection_names_its_item_stages_and_limits() -> None:
+    result = _run(MAP, input=VALUES, mock=Mock(result="[1, 2]"), inspection_level="DEBUG")
+    assert (result.status, result.nextState) == ("SUCCEEDED", "After")
+    data = result.inspectionData or {}
+    assert json.loads(data["afterItemsPath"]) == ["a", "b", "c"]
+    assert json.loads(data["afterItemBatcher"]) == [{"Items": ["a", "b"]}, {"Items": ["c"]}]
+    assert json.loads(data["afterItemSelector"]) == [
+        {"v": {"Items": ["a", "b"]}, "i": 0}, {"v": {"Items": ["c"]}, "i": 1}]
+    assert (data["maxConcurrency"], data["toleratedFailureCount"]) == (2, 1)
+    assert "toleratedFailurePercentage" not in data
+    assert json.loads(data["afterResultPath"])["r"] == [1, 2]
+
+
+def test_map_iteration_failures_over_the_threshold_are_caught() -> None:
+    """AWS (recorded): more failed iterations than ToleratedFailureCount fail the Map with
+    States.ExceedToleratedFailureThreshold, which goes to its Retry/Catch."""
+    below = _run(MAP, input=VALUES, mock=Mock(result="[1, 1, 1]"), map_iteration_failure_count=1)
+    assert below.status == "SUCCEEDED"
+    over = _run(MAP, input=VALUES, mock=Mock(result="[0, 0, 1]"), map_iteration_failure_count=2,
+                inspection_level="DEBUG")
+    assert (over.status, over.nextState, over.error) == (
+        "CAUGHT_ERROR", "HandleThreshold", "States.ExceedToleratedFailureThreshold")
+    assert json.loads(over.output or "")["err"]["Cause"] == (
+        "The specified tolerated failure threshold was exceeded")
+    assert (over.inspectionData or {})["errorDetails"] == {"catchIndex": 0}
+
+
+def test_map_iteration_failures_without_a_threshold_are_ignored() -> None:
+    """AWS (recorded): with neither ToleratedFailure* field set the count changes nothing."""
+    state = {**MAP}
+    del state["ToleratedFailureCount"]
+    assert _run(state, input=VALUES, mock=Mock(result="[1]"),
+                map_iteration_failure_count=3).status == "SUCCEEDED"
+
+
+def test_map_tolerated_percentage_counts_the_items() -> None:
+    state = {**MAP, "ToleratedFailurePercentage": 50}
+    del state["ToleratedFailureCount"]
+    assert _run(state, input=VALUES, mock=Mock(result="[1]"),
+                map_iteration_failure_count=1).status == "SUCCEEDED"
+    assert _run(state, input=VALUES, mock=Mock(result="[1]"),
+                map_iteration_failure_count=2).status == "CAUGHT_ERROR"
+
+
+def test_mocked_map_error_caused_by_an_inner_state_goes_to_retry() -> None:
+    result = _run(MAP, input=VALUES, mock=Mock(error="Flaky", cause="c"),
+                  error_caused_by_state="HandleItem", inspection_level="TRACE")
+    assert (result.status, result.error) == ("RETRIABLE", "Flaky")
+    assert (result.inspectionData or {})["errorDetails"] == {
+        "retryIndex": 0, "retryBackoffIntervalSeconds": 2}
+    failed = _run(MAP, input=VALUES, mock=Mock(error="Other", cause="c"),
+                  error_caused_by_state="HandleItem")
+    assert (failed.status, failed.error, failed.cause) == ("FAILED", "Other", "c")
+    with pytest.raises(AslError) as error:
+        _run(MAP, input=VALUES, mock=Mock(error="Flaky"), error_caused_by_state="Nowhere")
+    assert error.value.code == "ValidationException"
+
+
+def test_item_reader_data_stands_for_s3() -> None:
+    state = {"Type": "Map", "ItemReader": {
+        "Resource": "arn:aws:states:::s3:getObject",
+        "ReaderConfig": {"InputType": "JSON"},
+        "Parameters": {"Bucket.$": "$.Bucket", "Key.$": "$.Key"}},
+        "ItemSelector": {"n.$": "$$.Map.Item.Value"},
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                          "StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}},
+        "End": True}
+    result = _run(state, input='{"Bucket": "b", "Key": "k"}', mock=Mock(result="[1, 4, 9]"),
+                  map_item_reader_data="[1, 2, 3]", inspection_level="DEBUG")
+    assert (result.status, result.output) == ("SUCCEEDED", "[1,4,9]")
+    data = result.inspectionData or {}
+    assert json.loads(data["afterItemSelector"]) == [{"n": 1}, {"n": 2}, {"n": 3}]
+    unread = _run(state, input='{"Bucket": "b", "Key": "k"}', mock=Mock(result="[1]"),
+                  inspection_level="DEBUG")
+    assert "afterItemSelector" not in (unread.inspectionData or {})
+
+
+def test_mocked_parallel_result_and_its_shape() -> None:
+    state = {"Type": "Parallel", "Branches": [
+        {"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}},
+        {"StartAt": "B", "States": {"B": {"Type": "Pass", "End": True}}}],
+        "ResultSelector": {"first.$": "$[0]"}, "End": True}
+    result = _run(state, input="{}", mock=Mock(result='["x", "y"]'), inspection_level="DEBUG")
+    assert (result.status, result.output) == ("SUCCEEDED", '{"first":"x"}')
+    assert (result.inspectionData or {})["afterResultSelector"] == '{"first":"x"}'
+    with pytest.raises(AslError) as error:
+        _run(state, mock=Mock(result='["x"]'))
+    assert error.value.message == ("Mocked result must contain the same number of items as "
+                                   "number of Parallel branches.")
+
+
+@pytest.mark.parametrize(("state", "options", "message"), [
+    (MAP, {}, "TestState API does not support Map or Parallel states. Supported state types "
+              "include: [Task, Wait, Pass, Succeed, Fail, Choice]"),
+    (MAP, {"mock": Mock(result="{}")}, "Mocked result must be an array."),
+    ({**MAP, "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject",
+                              "Parameters": {"Bucket": "b", "Prefix": "p"}}},
+     {"mock": Mock(result="[]")}, "Mocked result must be a JSON object."),
+    ({"Type": "Succeed"}, {"mock": Mock(error="E")},
+     "State type 'Succeed' is not supported when a mock is specified"),
+    (TASK, {"mock": Mock(result="{}", error="E")},
+     "A test mock should have only one of the following fields: [result, errorOutput]."),
+    (TASK, {"mock": Mock(result="{}"), "reveal_secrets": True},
+     "TestState does not support RevealSecrets when a mock is specified."),
+])
+def test_aws_refusals(state: dict[str, Any], options: dict[str, Any], message: str) -> None:
+    """Messages as AWS answers them (recorded against AWS by LocalStack's parity tests)."""
+    with pytest.raises(AslError) as error:
+        _run(state, input=VALUES, **options)
+    assert error.value.message == message
+
+
+SFN_START = {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution", "End": True}
+LAMBDA = {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": True}
+
+
+@pytest.mark.parametrize(("state", "result", "message"), [
+    (SFN_START, {"StartDate": "2025-01-01"}, "Required field 'ExecutionArn' is missing"),
+    (SFN_START, {"ExecutionArn": "a", "StartDate": 5}, "Field 'StartDate' must be a string"),
+    (LAMBDA, {"StatusCode": "200"}, "Field 'StatusCode' must be a number"),
+    ({**LAMBDA, "Resource": "arn:aws:states:::events:putEvents"},
+     {"Entries": [{"EventId": "a"}, {"EventId": 2}]}, "Field 'EventId' must be a string"),
+    ({**LAMBDA, "Resource": "arn:aws:states:::aws-sdk:s3:getObject"},
+     {"StorageClass": "COLD"}, "Field 'StorageClass' is not an expected value"),
+    ({**LAMBDA, "Resource": "arn:aws:states:::aws-sdk:lambda:getFunction"},
+     {"Configuration": {"MemorySize": 1}}, "Field 'MemorySize' is less than the minimum value"),
+])
+def test_strict_field_validation(state: dict[str, Any], result: Any, message: str) -> None:
+    with pytest.raises(AslError) as error:
+        _run(state, mock=Mock(result=json.dumps(result)))
+    assert (error.value.code, error.value.message) == (
+        "ValidationException", f"Mock result schema validation error: {message}")
+
+
+def test_present_and_none_modes_relax_the_check() -> None:
+    missing = json.dumps({"StartDate": "2025-01-01"})
+    assert _run(SFN_START, mock=Mock(result=missing, field_validation_mode="PRESENT")
+                ).status == "SUCCEEDED"
+    with pytest.raises(AslError):
+        _run(SFN_START, mock=Mock(result='{"StartDate": 1}', field_validation_mode="PRESENT"))
+    assert _run(SFN_START, mock=Mock(result='{"StartDate": 1}', field_validation_mode="NONE")
+                ).status == "SUCCEEDED"
+    # Members the API does not declare are accepted (AWS: {"random": "json"} for lambda:invoke).
+    assert _run(LAMBDA, mock=Mock(result='{"random": "json"}')).output == '{"random":"json"}'
+
+
+def test_state_nested_in_a_map_or_a_parallel_by_name() -> None:
+    machine = {"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": True, "Branches": [
+        {"StartAt": "M", "States": {"M": {**MAP, "Next": "Inner", "Catch": []},
+                                    "Inner": {"Type": "Pass", "Result": 7, "Next": "Last"},
+                                    "Last": {"Type": "Succeed"}}}]}}}
+    inner = _run(machine, state_name="Inner")
+    assert (inner.status, inner.output, inner.nextState) == ("SUCCEEDED", "7", "Last")
+    item = _run(machine, state_name="HandleItem", input='{"x": 1}')
+    assert (item.status, item.output) == ("SUCCEEDED", '{"x":1}')
+
+
+def test_wire_request_carries_every_member() -> None:
+    from runtime.teststate_wire import request_from_body
+
+    request = request_from_body({
+        "definition": "{}", "inspectionLevel": "TRACE", "revealSecrets": False,
+        "mock": {"result": "[]", "fieldValidationMode": "PRESENT"},
+        "stateConfiguration": {"retrierRetryCount": 1, "errorCausedByState": "S",
+                               "mapIterationFailureCount": 2, "mapItemReaderData": "[1]"}})
+    assert request.mock == Mock(result="[]", field_validation_mode="PRESENT")
+    assert (request.retrier_retry_count, request.error_caused_by_state,
+            request.map_iteration_failure_count, request.map_item_reader_data) == (
+        1, "S", 2, "[1]")
+    for bad in ({"mock": {"fieldValidationMode": "LOOSE"}},
+                {"stateConfiguration": {"mapIterationFailureCount": -1}}):
+        with pytest.raises(AslError) as error:
+            request_from_body({"definition": "{}", **bad})
+        assert error.value.code == "ValidationException"
+
+
+def test_map_and_parallel_mocks_over_http(sfn: Any) -> None:
+    mocked = sfn.test_state(definition=json.dumps(MAP), input=VALUES, inspectionLevel="DEBUG",
+                            mock={"result": "[1, 2]"})
+    assert (mocked["status"], mocked["nextState"]) == ("SUCCEEDED", "After")
+    data = mocked["inspectionData"]
+    assert (data["maxConcurrency"], data["toleratedFailureCount"]) == (2, 1)
+    assert json.loads(data["afterItemsPath"]) == ["a", "b", "c"]
+    caught = sfn.test_state(definition=json.dumps(MAP), input=VALUES, inspectionLevel="DEBUG",
+                            mock={"errorOutput": {"error": "Flaky", "cause": "c"}},
+                            stateConfiguration={"retrierRetryCount": 1})
+    assert (caught["status"], caught["error"]) == ("FAILED", "Flaky")
+    with pytest.raises(ClientError) as error:
+        sfn.test_state(definition=json.dumps(MAP), input=VALUES)
+    assert error.value.response["Error"]["Code"] == "InvalidDefinition"
+    with pytest.raises(ClientError) as error:
+        sfn.test_state(definition=json.dumps(SFN_START), mock={"result": "{}"})
+    assert error.value.response["Error"]["Message"] == (
+        "Mock result schema validation error: Required field 'ExecutionArn' is missing")
