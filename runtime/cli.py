@@ -553,6 +553,12 @@ def _detail(event: dict[str, Any]) -> str:
         text = ": ".join(str(details[k]) for k in ("error", "cause") if k in details)
     elif "output" in details:
         text = f"output={details['output']}"
+    elif "resource" in details and "resourceType" not in details:
+        # A function or activity ARN (LambdaFunctionScheduled, ActivityScheduled).
+        parts = str(details["resource"]).split(":")
+        text = f"{parts[2] if len(parts) > 2 else 'task'}:{parts[-1]}"
+        if "input" in details:
+            text += f" input={details['input']}"
     elif "input" in details:
         text = f"input={details['input']}"
     elif "index" in details:

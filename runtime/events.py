@@ -90,12 +90,21 @@ class ActivityScheduledDetails(_Details, frozen=True):
     token: str = ""
 
 
+class LambdaScheduledDetails(_Details, frozen=True):
+    """LambdaFunctionScheduled: a Task whose Resource is a bare Lambda function ARN."""
+
+    resource: str
+    input: JSON
+    timeout_in_seconds: int | None = None
+    heartbeat_in_seconds: int | None = None
+
+
 class ActivityStartedDetails(_Details, frozen=True):
     worker_name: str | None = None
 
 
-class ActivityOutcomeDetails(_Details, frozen=True):
-    """ActivitySucceeded, ActivityFailed, ActivityTimedOut."""
+class OutcomeDetails(_Details, frozen=True):
+    """Activity/LambdaFunction Succeeded, Failed, TimedOut."""
 
     output: JSON = None
     has_output: bool = False
@@ -209,8 +218,9 @@ Details = (
     | ExecutionRedrivenDetails
     | FrameRedrivenDetails
     | ActivityScheduledDetails
+    | LambdaScheduledDetails
     | ActivityStartedDetails
-    | ActivityOutcomeDetails
+    | OutcomeDetails
     | HeartbeatDetails
     | MapRunStartedDetails
     | MapRunEndedDetails

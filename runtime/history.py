@@ -82,9 +82,14 @@ def render_details(event: ev.HistoryEvent, *, include_data: bool = True) -> dict
             if include_data:
                 out["input"], out["inputDetails"] = _payload(d.input)
             _limits(out, d.timeout_in_seconds, d.heartbeat_in_seconds)
+        case ev.LambdaScheduledDetails():
+            out = {"resource": d.resource}
+            if include_data:
+                out["input"], out["inputDetails"] = _payload(d.input)
+            _limits(out, d.timeout_in_seconds, d.heartbeat_in_seconds)
         case ev.ActivityStartedDetails():
             out = {"workerName": d.worker_name} if d.worker_name is not None else {}
-        case ev.ActivityOutcomeDetails():
+        case ev.OutcomeDetails():
             out = {}
             _outcome(out, d, include_data)
         case ev.MapStateStartedDetails():
@@ -111,7 +116,7 @@ def _limits(out: dict[str, Any], timeout: int | None, heartbeat: int | None) -> 
         out["heartbeatInSeconds"] = heartbeat
 
 
-def _outcome(out: dict[str, Any], d: ev.TaskResourceDetails | ev.ActivityOutcomeDetails,
+def _outcome(out: dict[str, Any], d: ev.TaskResourceDetails | ev.OutcomeDetails,
              include_data: bool) -> None:
     if d.has_output and include_data:
         out["output"], out["outputDetails"] = _payload(d.output)

@@ -24,8 +24,15 @@ from runtime.history import details_key
 JSON = Any
 DEFAULT_TEST_CASE: Final = "FromHistory"
 
-_OUTCOMES: Final = frozenset({"TaskSucceeded", "TaskFailed", "TaskTimedOut"})
-_DEFAULT_ERRORS: Final = {"TaskFailed": "States.TaskFailed", "TaskTimedOut": "States.Timeout"}
+# A bare Lambda function ARN records LambdaFunction* events where other tasks record Task*.
+_OUTCOMES: Final = frozenset({"TaskSucceeded", "TaskFailed", "TaskTimedOut",
+                              "LambdaFunctionSucceeded", "LambdaFunctionFailed",
+                              "LambdaFunctionTimedOut"})
+_SUCCEEDED: Final = frozenset({"TaskSucceeded", "LambdaFunctionSucceeded"})
+_SCHEDULED: Final = ("TaskScheduled", "LambdaFunctionScheduled")
+_DEFAULT_ERRORS: Final = {"TaskFailed": "States.TaskFailed", "TaskTimedOut": "States.Timeout",
+                          "LambdaFunctionFailed": "States.TaskFailed",
+                          "LambdaFunctionTimedOut": "States.Timeout"}
 
 
 class HistoryFormatError(ValueError):
@@ -71,7 +78,7 @@ def from_history(history: Sequence[ev.HistoryEvent] | Sequence[Mapping[str, Any]
             machine_arn = step.machine_arn
         if step.response is None:
             continue
-        scheduled = _walk_to(steps, step, "TaskScheduled")
+        scheduled = _walk_to(steps, step, _SCHEDULED)
         if scheduled.id not in names:
             names[scheduled.id] = _state_name(steps, scheduled)
         calls.setdefault(names[scheduled.id], []).append((scheduled.id, step.response))
@@ -114,14 +121,17 @@ def _ranges(responses: Iterable[dict[str, JSON]]) -> dict[str, dict[str, JSON]]:
             for start, end, _, response in runs}
 
 
-def _walk_to(steps: Mapping[int, _Step], step: _Step, event_type: str) -> _Step:
+def _walk_to(steps: Mapping[int, _Step], step: _Step, event_types: str | tuple[str, ...]
+             ) -> _Step:
+    wanted = (event_types,) if isinstance(event_types, str) else event_types
     current = step
-    while current.type != event_type:
+    while current.type not in wanted:
         previous = steps.get(current.previous)
         if previous is None or previous.id >= current.id:
             raise HistoryFormatError(
-                f"Event {step.id} ({step.type}) does not lead back to a {event_type} event "
-                f"through previousEventId (stopped at event {current.id}, {current.type})")
+                f"Event {step.id} ({step.type}) does not lead back to a {' or '.join(wanted)} "
+                f"event through previousEventId (stopped at event {current.id}, "
+                f"{current.type})")
         current = previous
     return current
 
@@ -165,8 +175,8 @@ def _raw_step(event: ev.HistoryEvent) -> _Step | None:
     match details:
         case ev.StateEnteredDetails() if event.type == "TaskStateEntered":
             return step._replace(name=details.name)
-        case ev.TaskResourceDetails() if event.type in _OUTCOMES:
-            if event.type == "TaskSucceeded":
+        case ev.TaskResourceDetails() | ev.OutcomeDetails() if event.type in _OUTCOMES:
+            if event.type in _SUCCEEDED:
                 return step._replace(response={"Return": details.output})
             return step._replace(response=_throw(event.type, details.error, details.cause))
         case ev.ExecutionStartedDetails():
@@ -186,10 +196,10 @@ def _aws_step(event: Mapping[str, Any]) -> _Step:
         return step._replace(name=details.get("name"))
     if event_type == "ExecutionStarted":
         return step._replace(machine_arn=details.get("stateMachineArn"))
-    if event_type == "TaskSucceeded":
+    if event_type in _SUCCEEDED:
         if "output" not in details:
             raise HistoryFormatError(
-                f"Event {event_id} (TaskSucceeded) has no output: fetch the history with "
+                f"Event {event_id} ({event_type}) has no output: fetch the history with "
                 "includeExecutionData=True")
         return step._replace(response={"Return": json.loads(details["output"])})
     if event_type in _OUTCOMES:

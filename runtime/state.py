@@ -220,6 +220,16 @@ def apply(work: ExecutionState, event: ev.HistoryEvent) -> None:
                 heartbeat_due=event.timestamp + heartbeat if heartbeat and details.token
                 else None,
             ))
+        case ev.LambdaScheduledDetails():
+            assert frame is not None
+            timeout = details.timeout_in_seconds
+            frames[frame.id] = replace(frame, last_event_id=event.id, waiting=Waiting(
+                key=f"{frame.id}@{event.id}", kind="task",
+                due=event.timestamp + timeout if timeout else None,
+                task=TaskCall(resource=details.resource, parameters=details.input,
+                              timeout_seconds=timeout,
+                              heartbeat_seconds=details.heartbeat_in_seconds),
+            ))
         case ev.ActivityScheduledDetails():
             assert frame is not None
             timeout = details.timeout_in_seconds
@@ -241,7 +251,7 @@ def apply(work: ExecutionState, event: ev.HistoryEvent) -> None:
         case ev.HeartbeatDetails(due=due):
             assert frame is not None and frame.waiting is not None
             frames[frame.id] = replace(frame, waiting=replace(frame.waiting, heartbeat_due=due))
-        case ev.TaskResourceDetails() | ev.ActivityOutcomeDetails():
+        case ev.TaskResourceDetails() | ev.OutcomeDetails():
             assert frame is not None
             if kind == "TaskStarted":
                 frames[frame.id] = replace(frame, last_event_id=event.id)
@@ -384,7 +394,7 @@ def apply(work: ExecutionState, event: ev.HistoryEvent) -> None:
             raise AssertionError(f"unhandled event {kind}")
 
 
-def _child_execution(details: ev.TaskResourceDetails | ev.ActivityOutcomeDetails) -> str | None:
+def _child_execution(details: ev.TaskResourceDetails | ev.OutcomeDetails) -> str | None:
     """The child a `states:startExecution.sync` task submitted (its response names it)."""
     if isinstance(details, ev.TaskResourceDetails) and details.resource_type == "states" \
             and details.resource.startswith("startExecution.sync"):

@@ -129,10 +129,12 @@ def test_run_history_names_the_state_of_task_events_and_shortens_details(
                  "--input", json.dumps(long_text), "--history"]) == 0
     table, output = capsys.readouterr().out.split("\n\n")
     rows = [line.split(maxsplit=3) for line in table.splitlines()[1:]]
+    # A bare function ARN: AWS records LambdaFunction* events.
     assert [row[1:3] for row in rows[1:-1]] == [
-        ["TaskStateEntered", "Shout"], ["TaskScheduled", "Shout"], ["TaskStarted", "Shout"],
-        ["TaskSucceeded", "Shout"], ["TaskStateExited", "Shout"]]
-    assert rows[3][3] == "lambda:shout"
+        ["TaskStateEntered", "Shout"], ["LambdaFunctionScheduled", "Shout"],
+        ["LambdaFunctionStarted", "Shout"], ["LambdaFunctionSucceeded", "Shout"],
+        ["TaskStateExited", "Shout"]]
+    assert rows[2][3].startswith("lambda:shout input=")
     assert all(len(row[-1]) <= 72 and "\n" not in row[-1] for row in rows)
     assert rows[4][3].endswith("...")
     assert json.loads(output) == long_text.upper()

@@ -128,7 +128,7 @@ def test_map_fanout_history_shows_every_iteration(capsys: pytest.CaptureFixture[
     rows = history_rows(capsys.readouterr().out.split("\n\n", 1)[0])
     assert rows.count(("MapIterationStarted", "ConvertOrders")) == 4
     assert rows.count(("MapIterationSucceeded", "ConvertOrders")) == 4
-    assert rows.count(("TaskSucceeded", "ConvertOrder")) == 4
+    assert rows.count(("LambdaFunctionSucceeded", "ConvertOrder")) == 4
 
 
 def test_parallel_aggregation_history_shows_the_branches(
@@ -158,11 +158,20 @@ async def run_example(example: str, input_value: Any = None
         return execution, runtime.get_execution_history(execution.execution_arn)
 
 
-def events_of(history: list[dict[str, Any]], event_type: str) -> list[dict[str, Any]]:
-    return [event for event in history if event["type"] == event_type]
+#: Bare function ARNs record LambdaFunction* events, `lambda:invoke` records Task* events.
+SCHEDULED = ("TaskScheduled", "LambdaFunctionScheduled")
+FAILED = ("TaskFailed", "LambdaFunctionFailed")
+
+
+def events_of(history: list[dict[str, Any]], event_types: str | tuple[str, ...]
+              ) -> list[dict[str, Any]]:
+    wanted = (event_types,) if isinstance(event_types, str) else event_types
+    return [event for event in history if event["type"] in wanted]
 
 
 def scheduled_function(event: dict[str, Any]) -> str:
+    if event["type"] == "LambdaFunctionScheduled":
+        return str(event["lambdaFunctionScheduledEventDetails"]["resource"]).rsplit(":", 1)[-1]
     details = event["taskScheduledEventDetails"]
     parameters = json.loads(details["parameters"])
     if details["resource"] == "invoke":
@@ -183,9 +192,9 @@ async def test_order_workflow_retries_the_charge_after_one_virtual_second() -> N
     started = time.monotonic()
     execution, history = await run_example("order_workflow")
     assert time.monotonic() - started < 0.5
-    charges = [e for e in events_of(history, "TaskScheduled")
+    charges = [e for e in events_of(history, SCHEDULED)
                if scheduled_function(e) == "charge_payment"]
-    failures = events_of(history, "TaskFailed")
+    failures = events_of(history, FAILED)
     assert len(charges) == 2
     assert [f["taskFailedEventDetails"]["error"] for f in failures] == ["PaymentGatewayTimeout"]
     # IntervalSeconds 1 on the first retry; BackoffRate only applies to later ones.
@@ -202,7 +211,7 @@ async def test_order_workflow_declined_card_is_caught_not_retried() -> None:
         "order_workflow", json.loads((directory / "input_declined.json").read_text()))
     assert (execution.status, execution.error, execution.cause) == (
         "FAILED", "PaymentFailed", DECLINED_CAUSE)
-    functions = [scheduled_function(e) for e in events_of(history, "TaskScheduled")]
+    functions = [scheduled_function(e) for e in events_of(history, SCHEDULED)]
     assert functions == ["validate_order", "reserve_stock", "charge_payment", "release_stock"]
     release = next(e for e in events_of(history, "TaskStateEntered")
                    if e["stateEnteredEventDetails"]["name"] == "ReleaseStock")
@@ -216,7 +225,7 @@ async def test_order_workflow_rejects_an_order_without_items() -> None:
     execution, history = await run_example(
         "order_workflow", {"orderId": "A-0", "items": [], "payment": {"card": "4242-ok"}})
     assert (execution.status, execution.error) == ("FAILED", "OrderRejected")
-    assert [scheduled_function(e) for e in events_of(history, "TaskScheduled")] == [
+    assert [scheduled_function(e) for e in events_of(history, SCHEDULED)] == [
         "validate_order"]
 
 
@@ -238,6 +247,6 @@ async def test_map_fanout_never_runs_more_than_max_concurrency_iterations() -> N
 @pytest.mark.anyio
 async def test_parallel_aggregation_calls_each_python_task_once() -> None:
     _, history = await run_example("parallel_aggregation")
-    functions = sorted(scheduled_function(e) for e in events_of(history, "TaskScheduled"))
+    functions = sorted(scheduled_function(e) for e in events_of(history, SCHEDULED))
     assert functions == ["sum_revenue", "top_product"]
     assert len(events_of(history, "ParallelStateStarted")) == 1

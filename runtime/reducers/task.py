@@ -16,7 +16,7 @@ from runtime.effects import StartTimer, WatchExecution
 from runtime.errors import StatesError
 from runtime.program import TaskNode
 from runtime.reducers.recovery import handle_error
-from runtime.reducers.turn import HEARTBEAT_SUFFIX, Turn, effects_for
+from runtime.reducers.turn import HEARTBEAT_SUFFIX, Turn, effects_for, too_large
 from runtime.state import Waiting
 from runtime.tokens import make_token
 
@@ -48,6 +48,18 @@ def is_callback(resource: str) -> bool:
     return resource.endswith(CALLBACK_SUFFIXES)
 
 
+def is_lambda_function(resource: str) -> bool:
+    """A bare function ARN: AWS records LambdaFunction* events instead of Task* ones."""
+    parts = resource.split(":")
+    return len(parts) >= 7 and parts[2] == "lambda" and parts[5] == "function"
+
+
+def _family(node: TaskNode, waiting: Waiting) -> str:
+    if waiting.activity is not None:
+        return "Activity"
+    return "LambdaFunction" if is_lambda_function(node.resource) else "Task"
+
+
 def run_task(turn: Turn, frame_id: str, node: TaskNode) -> None:
     """Schedule the task (also on every retry)."""
     frame = turn.frame(frame_id)
@@ -69,6 +81,11 @@ def run_task(turn: Turn, frame_id: str, node: TaskNode) -> None:
         turn.emit("ActivityScheduled", frame_id, ev.ActivityScheduledDetails(
             resource=node.resource, input=parameters, timeout_in_seconds=timeout_s,
             heartbeat_in_seconds=heartbeat_s, token=token))
+    elif is_lambda_function(node.resource):
+        turn.emit("LambdaFunctionScheduled", frame_id, ev.LambdaScheduledDetails(
+            resource=node.resource, input=parameters, timeout_in_seconds=timeout_s,
+            heartbeat_in_seconds=heartbeat_s))
+        turn.emit("LambdaFunctionStarted", frame_id)
     else:
         resource_type, resource, region = resource_parts(node.resource)
         turn.emit("TaskScheduled", frame_id, ev.TaskScheduledDetails(
@@ -99,8 +116,18 @@ def task_answered(turn: Turn, frame_id: str, node: TaskNode, waiting: Waiting, r
 
 def task_succeeded(turn: Turn, frame_id: str, node: TaskNode, waiting: Waiting, result: JSON
                    ) -> None:
-    if waiting.activity is not None:
-        turn.emit("ActivitySucceeded", frame_id, ev.ActivityOutcomeDetails(
+    if too_large(result):
+        # AWS fails the task itself (a catchable TaskFailed), naming the integration
+        # ('lambda') or the resource ARN (conformance: error_handling/test_states_errors).
+        resource_type, _, _ = resource_parts(node.resource)
+        label = node.resource if _family(node, waiting) != "Task" else resource_type
+        task_failed(turn, frame_id, node, waiting, errors.DATA_LIMIT_EXCEEDED,
+                    f"The state/task '{label}' returned a result with a size exceeding the "
+                    "maximum number of bytes service limit.")
+        return
+    family = _family(node, waiting)
+    if family != "Task":
+        turn.emit(f"{family}Succeeded", frame_id, ev.OutcomeDetails(
             output=result, has_output=True))
     else:
         resource_type, resource, _ = resource_parts(node.resource)
@@ -120,9 +147,10 @@ def task_succeeded(turn: Turn, frame_id: str, node: TaskNode, waiting: Waiting, 
 def task_failed(turn: Turn, frame_id: str, node: TaskNode, waiting: Waiting, error: str | None,
                 cause: str | None, *, timed_out: bool = False) -> None:
     error = error or errors.TASK_FAILED
-    if waiting.activity is not None:
-        turn.emit("ActivityTimedOut" if timed_out else "ActivityFailed", frame_id,
-                  ev.ActivityOutcomeDetails(error=error, cause=cause))
+    family = _family(node, waiting)
+    if family != "Task":
+        turn.emit(f"{family}TimedOut" if timed_out else f"{family}Failed", frame_id,
+                  ev.OutcomeDetails(error=error, cause=cause))
     else:
         resource_type, resource, _ = resource_parts(node.resource)
         turn.emit("TaskTimedOut" if timed_out else "TaskFailed", frame_id,

@@ -141,7 +141,7 @@ class Turn:
             except StatesError as failure:
                 self.fail_state(frame_id, node, failure, prefixed=False)
                 return
-        if _too_large(output):
+        if too_large(output):
             self.fail_state(frame_id, node, StatesError(
                 errors.DATA_LIMIT_EXCEEDED,
                 f"The state/task '{node.name}' returned a result with a size exceeding the "
@@ -255,7 +255,8 @@ def effects_for(state: ExecutionState, frame: Frame, waiting: Waiting) -> list[E
     return out
 
 
-def _too_large(value: JSON) -> bool:
+def too_large(value: JSON) -> bool:
+    """Over the 256 KiB payload limit, as UTF-8 JSON."""
     if value is None or isinstance(value, (bool, int, float)):
         return False
     if isinstance(value, str):

@@ -198,7 +198,8 @@ async def test_python_callables_answer_with_the_task_call() -> None:
             "Retry": [{"ErrorEquals": ["ConnectionError"], "MaxAttempts": 1}],
             "End": True}}})
         done = await run_test_case(rt, mocks, f"{arn}#Py", {"amount": 5})
-        assert "TaskFailed" in event_types(rt, done.execution_arn)
+        # A bare function ARN: AWS records LambdaFunction* events, not Task* ones.
+        assert "LambdaFunctionFailed" in event_types(rt, done.execution_arn)
     assert done.output == {"charged": 5, "attempt": 1}
 
 

@@ -339,15 +339,17 @@ def test_states_runtime_is_not_caught_by_states_all() -> None:
     assert decision.effects == ()
 
 
-def test_states_data_limit_exceeded_is_not_caught_by_states_all() -> None:
-    # AWS: "States.DataLimitExceeded: a terminal error that can't be caught by States.ALL".
+def test_an_oversized_task_result_fails_the_task_and_states_all_catches_it() -> None:
+    # conformance (recorded on AWS): a result over 256 KiB is a TaskFailed with
+    # States.DataLimitExceeded, caught by a States.ALL catcher.
     program = compile_definition(machine({
         "T": task("Done", Catch=[{"ErrorEquals": ["States.ALL"], "Next": "Done"}]),
         "Done": END}))
     run = drive(program, {}, task=lambda effect, at: TaskCompleted(
         at=at, key=effect.key, output="x" * 300_000))
-    assert run.state.status == "FAILED"
-    assert run.state.error == errors.DATA_LIMIT_EXCEEDED
+    assert run.state.status == "SUCCEEDED"
+    assert run.state.output["Error"] == errors.DATA_LIMIT_EXCEEDED
+    assert "TaskFailed" in [e.type for e in run.events]
 
 
 # -- execution-level ----------------------------------------------------------------------------
