@@ -548,6 +548,10 @@ class Runtime:
             raise AslError("TaskTimedOut", "Task Timed Out: 'Provided task does not exist anymore'")
         return actor, key
 
+    def check_task_token(self, token: str) -> None:
+        """Raise AWS's error (InvalidToken, TaskTimedOut) if no task waits on `token`."""
+        self._callback_target(token)
+
     def send_task_success(self, token: str, output: JSON) -> None:
         """SendTaskSuccess: the callback task holding `token` succeeds with `output`."""
         actor, key = self._callback_target(token)

@@ -118,6 +118,7 @@ class SdkStepFunctions:
                 return {"StopDate": _iso(stopped.stop_date or rt.clock.now())}
             case "sendTaskSuccess":
                 output = params.get("Output")
+                rt.check_task_token(_text(params, "TaskToken"))  # AWS checks the token first
                 try:
                     value = json.loads(output) if isinstance(output, str) else output
                 except ValueError:

@@ -311,6 +311,7 @@ def _output_json(body: Body) -> Any:
 
 
 async def send_task_success(api: StepFunctions, body: Body) -> Body:
+    api.runtime.check_task_token(_string(body, "taskToken"))  # AWS checks the token first
     api.runtime.send_task_success(_string(body, "taskToken"), _output_json(body))
     return {}
 
