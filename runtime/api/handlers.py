@@ -16,7 +16,7 @@ from runtime.api.service import Origin, StepFunctions
 from runtime.catalog import Alias, Route, StateMachine
 from runtime.engine import Execution
 from runtime.errors import AslError
-from runtime.teststate import InspectionLevel, Mock, TestStateRequest
+from runtime.teststate_wire import request_from_body
 
 Body = dict[str, Any]
 Handler = Callable[[StepFunctions, Body], Awaitable[Body]]
@@ -397,29 +397,8 @@ async def get_execution_history(api: StepFunctions, body: Body) -> Body:
 
 
 async def test_state(api: StepFunctions, body: Body) -> Body:
-    mock = body.get("mock")
-    mock_spec = None
-    if isinstance(mock, dict):
-        error_output = mock.get("errorOutput") or {}
-        if mock.get("result") is not None and error_output:
-            raise AslError("ValidationException",
-                           "A mock can specify either a result or an errorOutput, not both.")
-        mock_spec = Mock(result=mock.get("result"), error=error_output.get("error"),
-                         cause=error_output.get("cause"))
-    configuration = body.get("stateConfiguration") or {}
-    level: InspectionLevel = body.get("inspectionLevel") or "INFO"
-    if level not in ("INFO", "DEBUG", "TRACE"):
-        raise AslError("ValidationException",
-                       f"1 validation error detected: Value '{level}' at 'inspectionLevel' "
-                       f"failed to satisfy constraint: Member must satisfy enum value set: "
-                       f"[INFO, DEBUG, TRACE]")
-    request = TestStateRequest(
-        definition=_string(body, "definition"), input=body.get("input"),
-        inspection_level=level, variables=body.get("variables"),
-        state_name=body.get("stateName"), mock=mock_spec, context=body.get("context"),
-        role_arn=body.get("roleArn") or "",
-        retrier_retry_count=int(configuration.get("retrierRetryCount") or 0))
-    return msgspec.to_builtins(await api.test_state(request))  # type: ignore[no-any-return]
+    return msgspec.to_builtins(  # type: ignore[no-any-return]
+        await api.test_state(request_from_body(body)))
 
 
 ACTIONS: Final[Mapping[str, Handler]] = {
