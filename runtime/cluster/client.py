@@ -1,0 +1,238 @@
+"""The API side of a cluster: what `stepline serve --store postgresql://...` needs.
+
+State machines are kept as the event log's catalog records (`runtime.store`), so every client
+and worker on the database sees the same ones; executions are rows of `executions` plus their
+event streams. Starting or stopping an execution only queues a message in its inbox: the
+workers do the rest.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Mapping
+from typing import Any, Final, Self
+
+import anyio
+import asyncpg
+import msgspec
+
+from runtime import events as ev
+from runtime import store
+from runtime.actor.clock import SystemClock
+from runtime.catalog import NAME_RE, Catalog, StateMachine
+from runtime.cluster.rows import encode_message, json_text
+from runtime.cluster.schema import migrate_cluster
+from runtime.cluster.sql import ClusterStatements
+from runtime.engine import DEFAULT_ROLE_ARN, Execution
+from runtime.errors import AslError
+from runtime.history import render_history
+from runtime.log.pg_schema import DEFAULT_SCHEMA
+from runtime.log.postgres import PostgresEventLog
+from runtime.messages import StartExecution, StopExecution
+from runtime.reducers.turn import MAX_PAYLOAD_BYTES
+
+JSON = Any
+#: How often `wait` looks at an execution at first, and at most.
+_POLL: Final = (0.02, 0.5)
+
+
+class ClusterClient:
+    """Create `await ClusterClient.open(dsn)`; close it (or use `async with`)."""
+
+    def __init__(self, log: PostgresEventLog, pool: Any, schema: str, *, region: str,
+                 account: str) -> None:
+        """Use `ClusterClient.open()`."""
+        self.log = log
+        self._pool = pool
+        self._sql = ClusterStatements(schema)
+        self.region = region
+        self.account = account
+        self.clock = SystemClock()
+        self.catalog = Catalog(region=region, account=account, clock=self.clock)
+        self._definitions: dict[str, str] = {}
+        self._entropy = random.Random()
+
+    @classmethod
+    async def open(cls, dsn: str, *, schema: str = DEFAULT_SCHEMA, region: str = "us-east-1",
+                   account: str = "123456789012", pool_size: int = 4) -> ClusterClient:
+        """Connect, creating or migrating the log's and the cluster's tables.
+
+        Raises:
+            OSError, asyncpg.PostgresError: the database cannot be reached or refuses.
+        """
+        log = await PostgresEventLog.open(dsn, schema=schema, pool_size=2, writers=1)
+        try:
+            pool = await asyncpg.create_pool(dsn, min_size=1, max_size=pool_size)
+            try:
+                async with pool.acquire() as connection:
+                    await migrate_cluster(connection, schema)
+            except BaseException:
+                await pool.close()
+                raise
+        except BaseException:
+            await log.close()
+            raise
+        client = cls(log, pool, schema, region=region, account=account)
+        await client.refresh()
+        return client
+
+    async def close(self) -> None:
+        await self._pool.close()
+        await self.log.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    # -- state machines ---------------------------------------------------------------------
+
+    async def refresh(self) -> None:
+        """Learn the state machines other clients created since."""
+        self._definitions = await store.load_definitions(self.log)
+        known = {machine.arn for machine in self.catalog.list()}
+        for record in await store.load_state_machines(self.log):
+            if record.arn not in known:
+                self.catalog.create(record.name, self._definitions[record.definition_id],
+                                    role_arn=record.role_arn, type=record.type)
+                known.add(record.arn)
+
+    async def create_state_machine(self, name: str, definition: str | Mapping[str, Any], *,
+                                   role_arn: str = DEFAULT_ROLE_ARN, type: str = "STANDARD"
+                                   ) -> str:
+        """CreateStateMachine; returns its ARN. The same name and definition again is the
+        same machine; another definition under the name is StateMachineAlreadyExists."""
+        await self.refresh()
+        known = {machine.arn for machine in self.catalog.list()}
+        machine = self.catalog.create(name, definition, role_arn=role_arn, type=type)
+        if machine.arn not in known:
+            definition_id = await self._record_definition(machine.definition)
+            await store.append_record(self.log, store.CATALOG_STREAM, "StateMachineCreated",
+                                      store.StateMachineRecord(
+                                          arn=machine.arn, name=machine.name,
+                                          definition_id=definition_id,
+                                          role_arn=machine.role_arn, type=machine.type,
+                                          created=machine.created))
+        return machine.arn
+
+    async def _record_definition(self, text: str) -> str:
+        definition_id = store.definition_id(text)
+        if definition_id not in self._definitions:
+            await store.append_record(self.log, store.DEFINITIONS_STREAM, "Definition",
+                                      store.DefinitionRecord(id=definition_id, text=text))
+            self._definitions[definition_id] = text
+        return definition_id
+
+    async def state_machine(self, arn: str) -> StateMachine:
+        try:
+            return self.catalog.get(arn)
+        except AslError:
+            await self.refresh()
+            return self.catalog.get(arn)
+
+    async def list_state_machines(self) -> list[StateMachine]:
+        await self.refresh()
+        return self.catalog.list()
+
+    # -- executions -------------------------------------------------------------------------
+
+    async def start_execution(self, state_machine_arn: str, input: JSON = None, *,
+                              name: str | None = None, input_json: str | None = None) -> str:
+        """StartExecution: record the execution and queue its start; return its ARN.
+        `input` is a Python value, `input_json` the raw JSON text (checked as AWS does)."""
+        machine = await self.state_machine(state_machine_arn)
+        value = _decode_input(input_json) if input_json is not None else (
+            {} if input is None else input)
+        text = json_text(value)
+        if len(text.encode()) > MAX_PAYLOAD_BYTES:
+            raise AslError("InvalidExecutionInput",
+                           "Input exceeds the maximum size of 262144 bytes.")
+        name = name or str(uuid.uuid4())
+        if not NAME_RE.match(name):
+            raise AslError("InvalidName", f"Invalid Name: '{name}'")
+        arn = f"arn:aws:states:{self.region}:{self.account}:execution:{machine.name}:{name}"
+        definition_id = await self._record_definition(machine.definition)
+        at = self.clock.now()
+        message = StartExecution(at=at, input=value, role_arn=machine.role_arn,
+                                 seed=self._entropy.getrandbits(32), definition_id=definition_id)
+        async with self._pool.acquire() as connection:
+            created: int = await connection.fetchval(
+                self._sql.start_execution, arn, machine.arn, name, definition_id, at, text,
+                encode_message(message))
+        if not created:
+            existing = await self.describe_execution(arn)
+            # AWS (Standard): the same name and input while the execution runs is the same
+            # request again, answered with the same execution.
+            if existing.status != "RUNNING" or existing.input != value:
+                raise AslError("ExecutionAlreadyExists", f"Execution Already Exists: '{arn}'")
+        return arn
+
+    async def describe_execution(self, execution_arn: str) -> Execution:
+        async with self._pool.acquire() as connection:
+            row = await connection.fetchrow(self._sql.describe, execution_arn)
+        if row is None:
+            raise AslError("ExecutionDoesNotExist",
+                           f"Execution Does Not Exist: '{execution_arn}'")
+        return _execution(row)
+
+    async def list_executions(self, state_machine_arn: str | None = None, *,
+                              status: str | None = None) -> list[Execution]:
+        """Executions in the order they were started."""
+        async with self._pool.acquire() as connection:
+            rows = await connection.fetch(self._sql.list_executions, state_machine_arn, status)
+        return [_execution(row) for row in rows]
+
+    async def history(self, execution_arn: str) -> list[ev.HistoryEvent]:
+        """The execution's events as recorded (internal ones included)."""
+        await self.describe_execution(execution_arn)
+        return await store.load_events(self.log, execution_arn)
+
+    async def get_execution_history(self, execution_arn: str, *, include_data: bool = True
+                                    ) -> list[dict[str, Any]]:
+        """The history in AWS's GetExecutionHistory shape."""
+        return render_history(await self.history(execution_arn), include_data=include_data)
+
+    async def stop_execution(self, execution_arn: str, *, error: str | None = None,
+                             cause: str | None = None, timeout: float | None = None
+                             ) -> Execution:
+        """StopExecution: queue the stop and wait (up to `timeout` s) until a worker did it."""
+        message = StopExecution(at=self.clock.now(), error=error, cause=cause)
+        async with self._pool.acquire() as connection:
+            queued = await connection.fetchval(self._sql.tell_running, execution_arn,
+                                               encode_message(message))
+        if queued is None:
+            return await self.describe_execution(execution_arn)
+        return await self.wait(execution_arn, timeout=timeout)
+
+    async def wait(self, execution_arn: str, *, timeout: float | None = None) -> Execution:
+        """The execution once it has ended.
+
+        Raises:
+            TimeoutError: it still runs after `timeout` seconds.
+        """
+        interval = _POLL[0]
+        with anyio.fail_after(timeout):
+            while True:
+                execution = await self.describe_execution(execution_arn)
+                if execution.status != "RUNNING":
+                    return execution
+                await anyio.sleep(interval)
+                interval = min(_POLL[1], interval * 2)
+
+
+def _execution(row: Any) -> Execution:
+    return Execution(
+        execution_arn=row["arn"], state_machine_arn=row["state_machine_arn"], name=row["name"],
+        status=row["status"], start_date=row["start_date"], stop_date=row["stop_date"],
+        input=msgspec.json.decode(row["input"]),
+        output=None if row["output"] is None else msgspec.json.decode(row["output"]),
+        error=row["error"], cause=row["cause"])
+
+
+def _decode_input(text: str) -> JSON:
+    try:
+        return msgspec.json.decode(text)
+    except msgspec.DecodeError as exc:
+        raise AslError("InvalidExecutionInput", f"Invalid execution input: {exc}") from None

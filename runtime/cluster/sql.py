@@ -1,0 +1,175 @@
+"""The statements workers and clients send, with the schema name filled in once.
+
+Every write is ONE statement (data-modifying CTEs), so it is atomic and costs one round trip
+without an explicit transaction. Leases are timed by the database's clock
+(`clock_timestamp()`), so workers on hosts whose clocks disagree still agree on expiry.
+"""
+
+from __future__ import annotations
+
+from runtime.cluster.rows import TASK_KIND
+from runtime.log.pg_schema import quote_schema
+
+_LEASE = "clock_timestamp() + make_interval(secs => $2)"
+
+
+class ClusterStatements:
+    def __init__(self, schema: str) -> None:
+        s = quote_schema(schema)
+        # Claims executions with waiting messages whose lease is free or expired, preferring
+        # those this worker released last (it may still hold their state). Returns one row per
+        # message. `seen_version` is the version in the statement's snapshot, which is also
+        # the snapshot the messages are read from; `version` is the locked row's. They differ
+        # when another worker committed between the two (its lease had expired): the messages
+        # may then be stale, and the claim is released untouched. A commit that consumed
+        # messages without events leaves the version alone, but deciding such a message again
+        # on the same state decides it the same way: nothing.
+        self.claim_executions = f"""
+            WITH picked AS (
+                SELECT arn FROM {s}.executions
+                WHERE arn IN (SELECT arn FROM {s}.inbox)
+                    AND (lease_expires IS NULL OR lease_expires < clock_timestamp())
+                ORDER BY lease_owner IS NOT DISTINCT FROM $1 DESC, position
+                LIMIT $3
+                FOR UPDATE SKIP LOCKED
+            ),
+            claimed AS (
+                UPDATE {s}.executions AS e SET lease_owner = $1, lease_expires = {_LEASE}
+                FROM picked WHERE e.arn = picked.arn
+                RETURNING e.arn, e.version, e.state_machine_arn, e.name, e.definition_id
+            )
+            SELECT c.arn, c.version, seen.version AS seen_version, c.state_machine_arn, c.name,
+                c.definition_id, i.id, i.message, i.timer_key, i.fired_at
+            FROM claimed AS c
+            JOIN {s}.executions AS seen ON seen.arn = c.arn
+            JOIN {s}.inbox AS i ON i.arn = c.arn
+            ORDER BY c.arn, i.id
+        """
+        # One step: only while this worker holds the lease and the execution is at the
+        # version its state was folded to does anything happen. The stream's head moves with
+        # the log's own rule (`runtime.log.postgres`: advanced only from the expected version);
+        # the events' primary key is the backstop that fails the whole statement should the
+        # stream have been appended to by anything else.
+        self.commit_step = f"""
+            WITH gate AS (
+                UPDATE {s}.executions
+                SET version = $4, status = $5, stop_date = $6, output = $7, error = $8,
+                    cause = $9, lease_expires = NULL
+                WHERE arn = $1 AND lease_owner = $2 AND version = $3
+                RETURNING arn
+            ),
+            stream AS (
+                INSERT INTO {s}.streams (stream_id, version)
+                SELECT arn, $4 FROM gate WHERE $4 > $3
+                ON CONFLICT (stream_id) DO UPDATE SET version = EXCLUDED.version
+                WHERE streams.version = $3
+            ),
+            appended AS (
+                INSERT INTO {s}.events (stream_id, version, type, data)
+                SELECT gate.arn, e.version, e.type, e.data
+                FROM gate, unnest($10::int[], $11::text[], $12::bytea[]) AS e(version, type, data)
+            ),
+            consumed AS (
+                DELETE FROM {s}.inbox WHERE id = ANY($13::bigint[]) AND EXISTS (SELECT FROM gate)
+            ),
+            scheduled AS (
+                INSERT INTO {s}.timers (arn, key, due)
+                SELECT gate.arn, t.key, t.due
+                FROM gate, unnest($14::text[], $15::float8[]) AS t(key, due)
+                ON CONFLICT (arn, key) DO UPDATE SET due = EXCLUDED.due
+            ),
+            cancelled AS (
+                DELETE FROM {s}.timers
+                WHERE arn = $1 AND $5 <> 'RUNNING' AND EXISTS (SELECT FROM gate)
+            ),
+            unclaimed AS (
+                DELETE FROM {s}.outbox
+                WHERE arn = $1 AND $5 <> 'RUNNING' AND lease_expires IS NULL
+                    AND EXISTS (SELECT FROM gate)
+            ),
+            queued AS (
+                INSERT INTO {s}.outbox (arn, kind, key, effect)
+                SELECT gate.arn, o.kind, o.key, o.effect
+                FROM gate, unnest($16::text[], $17::text[], $18::bytea[]) AS o(kind, key, effect)
+                ON CONFLICT (arn, kind, key) DO NOTHING
+            )
+            SELECT count(*) FROM gate
+        """
+        self.release_execution = (
+            f"UPDATE {s}.executions SET lease_expires = NULL WHERE arn = $1 AND lease_owner = $2")
+        self.renew_executions = (
+            f"UPDATE {s}.executions SET lease_expires = {_LEASE}"
+            " WHERE lease_owner = $1 AND arn = ANY($3::text[]) AND lease_expires IS NOT NULL")
+        # Moves due timers into the inbox in one statement: a timer fires exactly once even
+        # when every worker looks at it.
+        self.fire_timers = f"""
+            WITH fired AS (
+                DELETE FROM {s}.timers WHERE (arn, key) IN (
+                    SELECT arn, key FROM {s}.timers WHERE due <= $1
+                    ORDER BY due LIMIT $2 FOR UPDATE SKIP LOCKED)
+                RETURNING arn, key, due
+            ),
+            delivered AS (
+                INSERT INTO {s}.inbox (arn, timer_key, fired_at)
+                SELECT arn, key, $1 FROM fired ORDER BY due, key
+            )
+            SELECT count(*) FROM fired
+        """
+        self.next_due = f"SELECT min(due) FROM {s}.timers"
+        self.claim_tasks = f"""
+            UPDATE {s}.outbox AS o
+            SET lease_owner = $1, lease_expires = {_LEASE}, attempts = o.attempts + 1
+            WHERE o.id IN (
+                SELECT id FROM {s}.outbox
+                WHERE kind = '{TASK_KIND}'
+                    AND (lease_expires IS NULL OR lease_expires < clock_timestamp())
+                ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED)
+            RETURNING o.id, o.arn, o.effect, o.attempts
+        """
+        self.renew_tasks = (
+            f"UPDATE {s}.outbox SET lease_expires = {_LEASE}"
+            " WHERE lease_owner = $1 AND id = ANY($3::bigint[])")
+        self.release_tasks = (
+            f"UPDATE {s}.outbox SET lease_expires = NULL"
+            " WHERE lease_owner = $1 AND id = ANY($2::bigint[])")
+        # A task's outcome replaces its outbox row by an inbox message, unless its lease was
+        # taken over meanwhile: then the new holder's outcome is the one delivered.
+        self.complete_tasks = f"""
+            WITH done AS (
+                DELETE FROM {s}.outbox AS o
+                USING unnest($2::bigint[], $3::bytea[]) AS d(id, message)
+                WHERE o.id = d.id AND o.lease_owner = $1
+                RETURNING o.id, o.arn, d.message
+            ),
+            delivered AS (
+                INSERT INTO {s}.inbox (arn, message) SELECT arn, message FROM done ORDER BY id
+            )
+            SELECT id FROM done
+        """
+        self.start_execution = f"""
+            WITH created AS (
+                INSERT INTO {s}.executions
+                    (arn, state_machine_arn, name, definition_id, start_date, input)
+                VALUES ($1, $2, $3, $4, $5, $6)
+                ON CONFLICT (arn) DO NOTHING
+                RETURNING arn
+            ),
+            queued AS (
+                INSERT INTO {s}.inbox (arn, message) SELECT arn, $7 FROM created
+            )
+            SELECT count(*) FROM created
+        """
+        columns = ("arn, state_machine_arn, name, status, start_date, stop_date, input, output,"
+                   " error, cause, version")
+        self.describe = f"SELECT {columns} FROM {s}.executions WHERE arn = $1"
+        self.list_executions = f"""
+            SELECT {columns} FROM {s}.executions
+            WHERE ($1::text IS NULL OR state_machine_arn = $1)
+                AND ($2::text IS NULL OR status = $2)
+            ORDER BY position
+        """
+        self.tell_running = f"""
+            INSERT INTO {s}.inbox (arn, message)
+            SELECT arn, $2 FROM {s}.executions WHERE arn = $1 AND status = 'RUNNING'
+            RETURNING id
+        """

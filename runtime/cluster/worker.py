@@ -1,0 +1,459 @@
+"""A worker: one of many processes advancing executions kept in one PostgreSQL database.
+
+Protocol (tables in `runtime.cluster.schema`, statements in `runtime.cluster.sql`):
+
+1. Steps. A worker claims executions that have inbox messages and no live lease (SKIP LOCKED, so
+   workers never wait on each other's claims), folds each one's state (kept in memory from its
+   previous step here, else the latest snapshot plus the events after it), decides every claimed
+   message in order, and commits in ONE statement: the events appended to the stream under the
+   event log's version rule, the decided inbox rows deleted, timers and outbox rows for the
+   effects inserted, the execution row advanced and its lease released. The commit happens only
+   while the worker still holds the lease and the execution is still at the version it folded,
+   so exactly one worker advances an execution at a time, and a worker that lost its lease
+   (stalled past expiry, taken over) writes nothing.
+2. Timers are rows; any worker moves the due ones into the inbox, each exactly once.
+3. Task invocations are outbox rows, claimed with a lease and run through the same integration
+   resolution as the single-process runtime; the outcome replaces the row by an inbox message
+   in one statement (at most one outcome per row is ever delivered). A worker that dies
+   mid-call stops renewing its leases; after they expire another worker runs the call again
+   with the same idempotency key (at-least-once calls, exactly-once outcomes).
+4. Leases live `lease_seconds` and are renewed every third of that while the work runs.
+   NOTIFY wakes idle loops; they also poll, backing off while idle.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Final, NamedTuple
+
+import anyio
+import asyncpg
+import msgspec
+import structlog
+from anyio.abc import TaskStatus
+
+from integrations._base import IntegrationSource
+from integrations.aws import AwsIntegrations
+from integrations.http import HttpIntegrations
+from integrations.python import PythonFunctions, TaskHandler
+from integrations.resolve import CallResolver
+from runtime import events as ev
+from runtime import store
+from runtime.actor.clock import SystemClock
+from runtime.cluster.rows import (
+    Commit,
+    decode_task,
+    encode_message,
+    inbox_message,
+    plan_commit,
+)
+from runtime.cluster.schema import migrate_cluster
+from runtime.cluster.sql import ClusterStatements
+from runtime.cluster.tasks import run_task
+from runtime.cluster.wakeup import Backoff, Wakeups
+from runtime.effects import Effect
+from runtime.log.pg_schema import DEFAULT_SCHEMA
+from runtime.log.postgres import PostgresEventLog, PostgresSnapshotStore
+from runtime.messages import Message
+from runtime.model.machine import decode_machine
+from runtime.model.validate import parse_definition
+from runtime.program import Program, compile_program
+from runtime.reducers import decide
+from runtime.state import ExecutionState, new_state, project
+
+log = structlog.get_logger("stepline.cluster")
+
+#: Errors after which a loop carries on (the database went away for a while): the claims it
+#: held expire and are taken up again.
+_TRANSIENT: Final = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
+_state_decoder: Final = msgspec.msgpack.Decoder(ExecutionState)
+
+
+#: Executions whose state a worker keeps in memory between steps.
+_STATE_CACHE: Final = 10_000
+
+
+class WorkerStats(msgspec.Struct, kw_only=True):
+    """What a worker did since it started (for tests and benchmarks)."""
+
+    steps: int = 0
+    messages: int = 0
+    events: int = 0
+    tasks: int = 0
+    timers_fired: int = 0
+    #: Claims given back untouched: another worker committed between snapshot and lock.
+    stale_claims: int = 0
+    #: Commits refused: the lease had been taken over.
+    lost_leases: int = 0
+
+
+class _Claim(NamedTuple):
+    arn: str
+    version: int
+    seen_version: int
+    state_machine_arn: str
+    name: str
+    definition_id: str
+    inbox_ids: list[int]
+    messages: list[Message]
+
+
+class Worker:
+    """Advances executions stored in the PostgreSQL database at `dsn` (see the module
+    docstring); run any number of them, in any number of processes and hosts.
+
+    Args:
+        dsn: the database (`postgresql://...`).
+        tasks: Python callables serving Task states, by name (as `Runtime(tasks=...)`).
+        sources: further integration sources, consulted after `tasks` and before the AWS
+            service integrations and HTTP tasks.
+        worker_id: this worker's name in lease columns (default: host, pid and a random part).
+        schema: the PostgreSQL schema holding the event log and the cluster tables.
+        lease_seconds: how long a claim lives without renewal: how soon a dead worker's
+            executions and task calls are taken over.
+        claim_batch: the most executions claimed (and task calls started) per statement.
+        max_tasks: the most task calls this worker runs at once.
+        poll_seconds: the shortest and longest poll interval of an idle loop.
+        snapshot_every: save an execution's state every this many events.
+        pool_size: connections for claims and commits (the event log reads use two more, the
+            snapshots one, and LISTEN one).
+    """
+
+    def __init__(self, dsn: str, *, tasks: Mapping[str, TaskHandler] | None = None,
+                 sources: tuple[IntegrationSource, ...] = (), worker_id: str | None = None,
+                 schema: str = DEFAULT_SCHEMA, lease_seconds: float = 10.0,
+                 claim_batch: int = 32, max_tasks: int = 64,
+                 poll_seconds: tuple[float, float] = (0.05, 1.0), snapshot_every: int = 1000,
+                 pool_size: int = 6, region: str = "us-east-1",
+                 aws_endpoint_url: str | None = None) -> None:
+        if lease_seconds <= 0 or claim_batch < 1 or max_tasks < 1 or pool_size < 2:
+            raise ValueError("lease_seconds > 0, claim_batch >= 1, max_tasks >= 1 and "
+                             "pool_size >= 2 are required")
+        self.dsn = dsn
+        self.schema = schema
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.lease_seconds = lease_seconds
+        self.claim_batch = claim_batch
+        self.max_tasks = max_tasks
+        self.snapshot_every = snapshot_every
+        self.pool_size = pool_size
+        self.stats = WorkerStats()
+        self.clock = SystemClock()
+        self.functions = PythonFunctions()
+        for name, handler in (tasks or {}).items():
+            self.functions.register(name, handler)
+        self._aws = AwsIntegrations(endpoint_url=aws_endpoint_url, region=region)
+        self._http = HttpIntegrations()
+        self.resolver = CallResolver((self.functions, *sources, self._aws, self._http))
+        self._sql = ClusterStatements(schema)
+        self._wakeups = Wakeups(schema)
+        self._poll = poll_seconds
+        Backoff(*poll_seconds)  # checks the bounds now rather than in a loop
+        self._pool: Any = None
+        self._log: PostgresEventLog | None = None
+        self._snapshots: PostgresSnapshotStore | None = None
+        #: Execution ARN -> its state after this worker's last commit of it.
+        self._states: dict[str, ExecutionState] = {}
+        self._programs: dict[str, Program] = {}
+        #: Executions being stepped and outbox rows being run: their leases are renewed.
+        self._stepping: set[str] = set()
+        self._running: set[int] = set()
+        self._task_finished = anyio.Event()
+        self._completed: list[tuple[int, bytes]] = []
+        self._completion_queued = anyio.Event()
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Work until cancelled (start it with `task_group.start(worker.run)` to wait until it
+        is connected). On cancellation the task calls in flight are handed back at once.
+
+        Raises:
+            OSError, asyncpg.PostgresError: the database cannot be reached at start.
+        """
+        self._log = await PostgresEventLog.open(self.dsn, schema=self.schema, pool_size=2,
+                                                writers=1)
+        listener: Any = None
+        try:
+            self._snapshots = await PostgresSnapshotStore.open(self.dsn, schema=self.schema,
+                                                               pool_size=1)
+            self._pool = await asyncpg.create_pool(self.dsn, min_size=1,
+                                                   max_size=self.pool_size, reset=_keep_session)
+            async with self._pool.acquire() as connection:
+                await migrate_cluster(connection, self.schema)
+            listener = await asyncpg.connect(self.dsn)
+            await self._wakeups.listen(listener)
+            async with anyio.create_task_group() as group:
+                group.start_soon(self._loop, "steps", self._step_once)
+                group.start_soon(self._loop, "timers", self._fire_timers)
+                group.start_soon(self._task_loop, group)
+                group.start_soon(self._completion_loop)
+                group.start_soon(self._renew_loop)
+                task_status.started()
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self._close(listener)
+
+    async def _close(self, listener: Any) -> None:
+        if self._pool is not None and self._running:
+            try:
+                async with self._pool.acquire() as connection:
+                    await connection.execute(self._sql.release_tasks, self.worker_id,
+                                             list(self._running))
+            except _TRANSIENT:
+                log.warning("cluster.release_failed", worker=self.worker_id)
+        if listener is not None:
+            await listener.close()
+        if self._pool is not None:
+            await self._pool.close()
+        if self._snapshots is not None:
+            await self._snapshots.close()
+        if self._log is not None:
+            await self._log.close()
+        await self._aws.close()
+        await self._http.close()
+
+    async def _loop(self, table: str, attempt: Callable[[], Awaitable[float | None]]
+                    ) -> None:
+        """Run `attempt()` (returns whether it found work) forever, waiting while idle."""
+        backoff = Backoff(*self._poll)
+        while True:
+            try:
+                wait: float | None = await attempt()
+            except _TRANSIENT as error:
+                log.warning("cluster.database_error", worker=self.worker_id, loop=table,
+                            error=repr(error))
+                await anyio.sleep(backoff.idle())
+                continue
+            if wait == 0:
+                backoff.busy()
+                continue
+            await self._wakeups.wait("inbox" if table == "steps" else table,
+                                     backoff.idle() if wait is None else wait)
+
+    # -- steps ------------------------------------------------------------------------------
+
+    async def _step_once(self) -> float | None:
+        """Claim and step a batch of executions; 0 if there was work, else None (poll)."""
+        async with self._pool.acquire() as connection:
+            rows = await connection.fetch(self._sql.claim_executions, self.worker_id,
+                                          self.lease_seconds, self.claim_batch)
+        if not rows:
+            return None
+        claims: dict[str, _Claim] = {}
+        for row in rows:
+            claim = claims.get(row["arn"])
+            if claim is None:
+                claim = claims[row["arn"]] = _Claim(
+                    row["arn"], row["version"], row["seen_version"], row["state_machine_arn"],
+                    row["name"], row["definition_id"], [], [])
+                self._stepping.add(claim.arn)
+            claim.inbox_ids.append(row["id"])
+            claim.messages.append(inbox_message(row["message"], row["timer_key"],
+                                                row["fired_at"]))
+        async with anyio.create_task_group() as group:
+            for claim in claims.values():
+                group.start_soon(self._step, claim)
+        return 0
+
+    async def _step(self, claim: _Claim) -> None:
+        try:
+            if claim.version != claim.seen_version:
+                self.stats.stale_claims += 1
+                await self._release(claim.arn)
+                return
+            try:
+                program = await self._program(claim.definition_id)
+                state = await self._state(claim)
+                events: list[ev.HistoryEvent] = []
+                effects: list[Effect] = []
+                for message in claim.messages:
+                    decision = decide(program, state, message)
+                    events.extend(decision.events)
+                    effects.extend(decision.effects)
+                    state = decision.state
+            except Exception:
+                # Left to its lease: another attempt comes after it expires.
+                log.exception("cluster.step_failed", worker=self.worker_id,
+                              execution_arn=claim.arn)
+                self._states.pop(claim.arn, None)
+                return
+            commit = plan_commit(claim.version, events, effects, state)
+            if not await self._commit(claim, commit):
+                self.stats.lost_leases += 1
+                self._states.pop(claim.arn, None)
+                return
+            self.stats.steps += 1
+            self.stats.messages += len(claim.messages)
+            self.stats.events += len(events)
+            self._remember(state)
+            await self._snapshot(state, claim.version)
+            if commit.outbox_keys:
+                self._wakeups.notify("outbox")
+            if commit.timer_keys:
+                self._wakeups.notify("timers")
+        finally:
+            self._stepping.discard(claim.arn)
+
+    async def _commit(self, claim: _Claim, commit: Commit) -> bool:
+        try:
+            async with self._pool.acquire() as connection:
+                done: int = await connection.fetchval(
+                    self._sql.commit_step, claim.arn, self.worker_id, commit.expected,
+                    commit.head, commit.status, commit.stop_date, commit.output, commit.error,
+                    commit.cause, commit.versions, commit.types, commit.data, claim.inbox_ids,
+                    commit.timer_keys, commit.timer_dues, commit.outbox_kinds,
+                    commit.outbox_keys, commit.outbox_effects)
+        except BaseException:
+            # The commit may or may not have happened: forget the state, reload next time.
+            self._states.pop(claim.arn, None)
+            raise
+        return done == 1
+
+    async def _release(self, arn: str) -> None:
+        async with self._pool.acquire() as connection:
+            await connection.execute(self._sql.release_execution, arn, self.worker_id)
+
+    def _remember(self, state: ExecutionState) -> None:
+        arn = state.execution_arn
+        self._states.pop(arn, None)
+        if state.status != "RUNNING":
+            return
+        if len(self._states) >= _STATE_CACHE:
+            del self._states[next(iter(self._states))]
+        self._states[arn] = state
+
+    async def _program(self, definition_id: str) -> Program:
+        program = self._programs.get(definition_id)
+        if program is None:
+            assert self._log is not None
+            text = (await store.load_definitions(self._log)).get(definition_id)
+            if text is None:
+                raise LookupError(f"definition {definition_id} is not in the store")
+            program = compile_program(decode_machine(parse_definition(text)))
+            self._programs[definition_id] = program
+        return program
+
+    async def _state(self, claim: _Claim) -> ExecutionState:
+        cached = self._states.get(claim.arn)
+        if cached is not None and cached.version == claim.version:
+            return cached
+        start = new_state(claim.arn, claim.state_machine_arn, claim.name)
+        if claim.version == 0:
+            return start
+        assert self._log is not None and self._snapshots is not None
+        snapshot = await self._snapshots.latest(claim.arn, lte=claim.version)
+        if snapshot is not None:
+            try:
+                saved = _state_decoder.decode(snapshot.state)
+            except msgspec.DecodeError:
+                log.warning("cluster.snapshot_unreadable", execution_arn=claim.arn,
+                            version=snapshot.version)
+            else:
+                if saved.version == snapshot.version:
+                    start = saved
+        stored = await self._log.read(claim.arn, gt=start.version, lte=claim.version)
+        state = project((ev.EVENT_DECODER.decode(event.data) for event in stored), start)
+        if state.version != claim.version:
+            raise LookupError(f"{claim.arn}: events end at {state.version}, "
+                              f"the execution is at {claim.version}")
+        return state
+
+    async def _snapshot(self, state: ExecutionState, before: int) -> None:
+        every = self.snapshot_every
+        if state.status == "RUNNING" and state.version // every > before // every:
+            assert self._snapshots is not None
+            await self._snapshots.save(state.execution_arn, state.version,
+                                       msgspec.msgpack.encode(state))
+
+    # -- timers -----------------------------------------------------------------------------
+
+    async def _fire_timers(self) -> float | None:
+        """Move due timers to the inbox; return 0 if more may be due, else how long to wait
+        for the next one (None: no timer at all)."""
+        async with self._pool.acquire() as connection:
+            fired: int = await connection.fetchval(self._sql.fire_timers, self.clock.now(),
+                                                   self.claim_batch)
+            if fired == self.claim_batch:
+                self.stats.timers_fired += fired
+                return 0
+            due: float | None = await connection.fetchval(self._sql.next_due)
+        self.stats.timers_fired += fired
+        if due is None:
+            return None
+        # Never 0 (that means "work found"); a tiny wait for a timer due now is harmless.
+        return min(max(due - self.clock.now(), 0.001), self._poll[1])
+
+    # -- task calls -------------------------------------------------------------------------
+
+    async def _task_loop(self, group: Any) -> None:
+        backoff = Backoff(*self._poll)
+        while True:
+            free = self.max_tasks - len(self._running)
+            if free <= 0:
+                await self._task_finished.wait()
+                self._task_finished = anyio.Event()
+                continue
+            try:
+                async with self._pool.acquire() as connection:
+                    rows = await connection.fetch(self._sql.claim_tasks, self.worker_id,
+                                                  self.lease_seconds,
+                                                  min(free, self.claim_batch))
+            except _TRANSIENT as error:
+                log.warning("cluster.database_error", worker=self.worker_id, loop="tasks",
+                            error=repr(error))
+                await anyio.sleep(backoff.idle())
+                continue
+            if not rows:
+                await self._wakeups.wait("outbox", backoff.idle())
+                continue
+            backoff.busy()
+            for row in rows:
+                self._running.add(row["id"])
+                group.start_soon(self._run_task, row["id"], row["arn"], row["effect"])
+
+    async def _run_task(self, outbox_id: int, arn: str, effect: bytes) -> None:
+        message = await run_task(self.resolver, self.clock, arn, decode_task(effect))
+        self._completed.append((outbox_id, encode_message(message)))
+        self._completion_queued.set()
+
+    async def _completion_loop(self) -> None:
+        """Deliver finished calls' outcomes, all that finished meanwhile in one statement."""
+        while True:
+            await self._completion_queued.wait()
+            self._completion_queued = anyio.Event()
+            batch, self._completed = self._completed, []
+            ids = [outbox_id for outbox_id, _ in batch]
+            try:
+                async with self._pool.acquire() as connection:
+                    delivered = await connection.fetch(
+                        self._sql.complete_tasks, self.worker_id, ids,
+                        [message for _, message in batch])
+                self.stats.tasks += len(delivered)
+            except _TRANSIENT as error:
+                # Their leases lapse and the calls are made again elsewhere.
+                log.warning("cluster.completion_failed", worker=self.worker_id,
+                            error=repr(error), calls=len(ids))
+            self._running.difference_update(ids)
+            self._task_finished.set()
+
+    # -- leases -----------------------------------------------------------------------------
+
+    async def _renew_loop(self) -> None:
+        while True:
+            await anyio.sleep(self.lease_seconds / 3)
+            try:
+                async with self._pool.acquire() as connection:
+                    if self._stepping:
+                        await connection.execute(self._sql.renew_executions, self.worker_id,
+                                                 self.lease_seconds, list(self._stepping))
+                    if self._running:
+                        await connection.execute(self._sql.renew_tasks, self.worker_id,
+                                                 self.lease_seconds, list(self._running))
+            except _TRANSIENT as error:
+                log.warning("cluster.renew_failed", worker=self.worker_id, error=repr(error))
+
+
+async def _keep_session(connection: object) -> None:
+    """Pool release hook that leaves the connection as it is (no reset round trip)."""
