@@ -29,8 +29,15 @@ from runtime.errors import AslError
 from runtime.history import render_history
 from runtime.log.pg_schema import DEFAULT_SCHEMA
 from runtime.log.postgres import PostgresEventLog
-from runtime.messages import StartExecution, StopExecution
+from runtime.messages import (
+    Message,
+    StartExecution,
+    StopExecution,
+    TaskCallback,
+    TaskHeartbeat,
+)
 from runtime.reducers.turn import MAX_PAYLOAD_BYTES
+from runtime.tokens import read_token
 
 JSON = Any
 #: How often `wait` looks at an execution at first, and at most.
@@ -206,6 +213,32 @@ class ClusterClient:
             return await self.describe_execution(execution_arn)
         return await self.wait(execution_arn, timeout=timeout)
 
+    # -- callbacks --------------------------------------------------------------------------
+
+    async def send_task_success(self, token: str, output: JSON) -> None:
+        """SendTaskSuccess: the callback task holding `token` succeeds with `output`. A token
+        whose task no longer waits is ignored by the execution (not refused, as AWS does)."""
+        arn, key = _token_target(token)
+        await self._tell(arn, TaskCallback(at=self.clock.now(), key=key, output=output))
+
+    async def send_task_failure(self, token: str, *, error: str | None = None,
+                                cause: str | None = None) -> None:
+        arn, key = _token_target(token)
+        await self._tell(arn, TaskCallback(at=self.clock.now(), key=key, failed=True,
+                                           error=error, cause=cause))
+
+    async def send_task_heartbeat(self, token: str) -> None:
+        arn, key = _token_target(token)
+        await self._tell(arn, TaskHeartbeat(at=self.clock.now(), key=key))
+
+    async def _tell(self, execution_arn: str, message: Message) -> None:
+        async with self._pool.acquire() as connection:
+            queued = await connection.fetchval(self._sql.tell_running, execution_arn,
+                                               encode_message(message))
+        if queued is None:
+            raise AslError("TaskTimedOut",
+                           "Task Timed Out: 'Provided task does not exist anymore'")
+
     async def wait(self, execution_arn: str, *, timeout: float | None = None) -> Execution:
         """The execution once it has ended.
 
@@ -229,6 +262,13 @@ def _execution(row: Any) -> Execution:
         input=msgspec.json.decode(row["input"]),
         output=None if row["output"] is None else msgspec.json.decode(row["output"]),
         error=row["error"], cause=row["cause"])
+
+
+def _token_target(token: str) -> tuple[str, str]:
+    try:
+        return read_token(token)
+    except ValueError:
+        raise AslError("InvalidToken", "Invalid Token: 'Invalid token'") from None
 
 
 def _decode_input(text: str) -> JSON:

@@ -281,3 +281,30 @@ async def test_a_worker_process_killed_midway_loses_nothing_and_repeats_nothing(
     victim.wait()
     await _check_outcomes(client, started, reference)
     await _check_storage(postgres_dsn, schema, started)
+
+
+async def test_a_callback_task_ends_with_send_task_success(
+        postgres_dsn: str, schema: str, client: ClusterClient) -> None:
+    tokens: list[str] = []
+
+    def hand_out(value: Any) -> None:
+        tokens.append(value["token"])
+
+    definition = {"StartAt": "T", "States": {"T": {
+        "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+        "Parameters": {"FunctionName": "hand_out", "Payload": {"token.$": "$$.Task.Token"}},
+        "End": True}}}
+    machine = await client.create_state_machine("callback", definition)
+    arn = await client.start_execution(machine, {}, name="cb")
+    async with anyio.create_task_group() as group:
+        await group.start(Worker(postgres_dsn, schema=schema, tasks={"hand_out": hand_out}).run)
+        with anyio.fail_after(10):
+            while not tokens:
+                await anyio.sleep(0.02)
+        await client.send_task_success(tokens[0], {"answer": 42})
+        done = await client.wait(arn, timeout=10)
+        group.cancel_scope.cancel()
+    assert (done.status, done.output) == ("SUCCEEDED", {"answer": 42})
+    with pytest.raises(AslError) as raised:
+        await client.send_task_success(tokens[0], {})
+    assert raised.value.code == "TaskTimedOut"
