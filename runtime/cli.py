@@ -11,6 +11,7 @@
     stepline replay STORE EXECUTION [--definition DEF.json]   (divergence check)
     stepline inspect STORE EXECUTION --at N   (the execution just after event N)
     stepline mocks from-history STORE EXECUTION > mocks.json   (mocks from a recorded run)
+    stepline worker --store postgresql://... [--tasks tasks.py]   (scale-out worker)
     stepline lambda [--host 127.0.0.1] [--port 8084] [--workdir DIR]
                    (a local AWS Lambda service that runs Python handlers)
     stepline fork STORE EXECUTION --at N [--definition DEF.json] [--input JSON|@file]
@@ -32,6 +33,7 @@ import ipaddress
 import json
 import os
 import re
+import signal
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
@@ -45,6 +47,7 @@ import structlog
 from integrations.lambda_local import serve_lambda
 from integrations.mocks import MockConfig, MockConfigError, load_mock_config, mock_config_path
 from runtime.api.server import serve
+from runtime.cluster import Worker
 from runtime.engine import Execution, Runtime
 from runtime.errors import AslError
 from runtime.log._base import CorruptLogError
@@ -81,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
             return _mocks_from_history(args)
         if args.command == "lambda":
             return _serve_lambda(args)
+        if args.command == "worker":
+            return _work(args)
         if args.command == "replay":
             return _replay(args)
         if args.command == "inspect":
@@ -128,6 +133,19 @@ def _parser() -> argparse.ArgumentParser:
                      help="mocked service responses (Step Functions Local's SFN_MOCK_CONFIG)")
     run.add_argument("--test-case", metavar="NAME",
                      help="the mock file's test case to run under (needs --mocks)")
+
+    worker = commands.add_parser(
+        "worker", help="advance executions kept in PostgreSQL, beside any number of others")
+    worker.add_argument("--store", required=True, metavar="postgresql://...",
+                        help="the PostgreSQL database all workers share")
+    worker.add_argument("--tasks", metavar="FILE.py",
+                        help="Python file whose TASKS dict serves Task states")
+    worker.add_argument("--schema", default="stepline")
+    worker.add_argument("--worker-id", help="this worker's name in leases (default: random)")
+    worker.add_argument("--lease-seconds", type=float, default=10.0,
+                        help="how long a killed worker's executions stay claimed")
+    worker.add_argument("--max-tasks", type=int, default=64,
+                        help="task calls run at once by this worker")
 
     local_lambda = commands.add_parser(
         "lambda", help="serve the AWS Lambda API on 127.0.0.1, running Python handlers")
@@ -245,6 +263,26 @@ def _resume(store: str, tasks: TaskTable) -> int:
         reason = [part for part in (execution.error, execution.cause) if part is not None]
         print(_one_line(" ".join((execution.name, execution.status, *reason))))
     return 0 if all(e.status == "SUCCEEDED" for e in executions) else 1
+
+
+def _work(args: argparse.Namespace) -> int:
+    if not str(args.store).startswith(("postgresql://", "postgres://")):
+        raise AslError("ValidationException", "--store must be a postgresql:// URL")
+    tasks = _load_tasks(args.tasks) if args.tasks else {}
+    worker = Worker(args.store, tasks=tasks, schema=args.schema, worker_id=args.worker_id,
+                    lease_seconds=args.lease_seconds, max_tasks=args.max_tasks)
+
+    async def run() -> None:
+        with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            async with anyio.create_task_group() as group:
+                await group.start(worker.run)
+                print(f"stepline: worker {worker.worker_id} is running", file=sys.stderr)
+                async for _ in signals:
+                    group.cancel_scope.cancel()
+                    break
+
+    anyio.run(run)
+    return 0
 
 
 def _serve_lambda(args: argparse.Namespace) -> int:

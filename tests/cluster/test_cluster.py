@@ -308,3 +308,23 @@ async def test_a_callback_task_ends_with_send_task_success(
     with pytest.raises(AslError) as raised:
         await client.send_task_success(tokens[0], {})
     assert raised.value.code == "TaskTimedOut"
+
+
+async def test_the_stepline_worker_command_advances_executions(
+        client: ClusterClient, postgres_dsn: str, schema: str, tmp_path: Path) -> None:
+    tasks = tmp_path / "tasks.py"
+    tasks.write_text("def add_one(value):\n    return value + 1\n\nTASKS = {'add_one': add_one}\n")
+    machine = await client.create_state_machine("cli", {"StartAt": "T", "States": {"T": {
+        "Type": "Task", "Resource": "add_one", "End": True}}})
+    arn = await client.start_execution(machine, 41)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "runtime", "worker", "--store", postgres_dsn, "--schema", schema,
+         "--tasks", str(tasks)], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    try:
+        done = await client.wait(arn, timeout=30)
+        assert (done.status, done.output) == ("SUCCEEDED", 42)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert "is running" in err
