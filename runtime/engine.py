@@ -66,7 +66,7 @@ from runtime.program import Program
 from runtime.reducers import REDRIVABLE, pending_effects
 from runtime.reducers.turn import MAX_PAYLOAD_BYTES
 from runtime.replay import ReplayResult, replay
-from runtime.state import ExecutionState, new_state, project
+from runtime.state import ExecutionState, MapRun, new_state, project
 from runtime.timetravel import StateView, fork_point, state_at, with_state_input
 from runtime.tokens import read_token
 
@@ -467,6 +467,26 @@ class Runtime:
         for effect in pending_effects(program, state):
             self._run_effect(actor, effect)
         return arn
+
+    def map_runs(self, execution_arn: str) -> list[MapRun]:
+        """The Map Runs (Distributed Map states) of an execution, with live counts."""
+        state = self._actor(execution_arn).state
+        runs = dict(state.map_runs)
+        for frame in state.frames.values():
+            fan = frame.fanout
+            if fan is not None and fan.map_run in runs and runs[fan.map_run].status == "RUNNING":
+                runs[fan.map_run] = msgspec.structs.replace(
+                    runs[fan.map_run], total=fan.total, succeeded=fan.succeeded,
+                    failed=fan.failed)
+        return list(runs.values())
+
+    def describe_map_run(self, map_run_arn: str) -> tuple[str, MapRun]:
+        """(execution ARN, Map Run) for DescribeMapRun."""
+        for actor in (*self._executions.values(), *self._finished.values()):
+            if map_run_arn in actor.state.map_runs:
+                run = next(r for r in self.map_runs(actor.arn) if r.arn == map_run_arn)
+                return actor.arn, run
+        raise AslError("ResourceNotFound", f"Resource not found: '{map_run_arn}'")
 
     def describe_execution(self, execution_arn: str) -> Execution:
         return _describe(self._actor(execution_arn).state)

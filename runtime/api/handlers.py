@@ -284,19 +284,36 @@ async def start_sync_execution(api: StepFunctions, body: Body) -> Body:
 
 
 async def list_map_runs(api: StepFunctions, body: Body) -> Body:
-    """Map runs are what Distributed Map states start; inline Maps start none."""
-    api.describe_execution(_string(body, "executionArn"))
-    return {"mapRuns": []}
+    """The Map Runs that the execution's Distributed Map states started."""
+    arn = _string(body, "executionArn")
+    api.describe_execution(arn)
+    return {"mapRuns": [{"executionArn": arn, "mapRunArn": run.arn,
+                         "stateMachineArn": run.arn.rsplit(":", 1)[0].replace(
+                             ":mapRun:", ":stateMachine:"),
+                         "startDate": run.started, "stopDate": run.stopped}
+                        for run in api.runtime.map_runs(arn)]}
 
 
 async def describe_map_run(api: StepFunctions, body: Body) -> Body:
-    raise AslError("ResourceNotFound",
-                   f"Resource not found: '{_string(body, 'mapRunArn')}'")
+    execution_arn, run = api.runtime.describe_map_run(_string(body, "mapRunArn"))
+    running = run.total - run.succeeded - run.failed if run.status == "RUNNING" else 0
+    counts = {"pending": 0, "running": running, "succeeded": run.succeeded,
+              "failed": run.failed, "timedOut": 0, "aborted": 0, "total": run.total,
+              "resultsWritten": run.succeeded + run.failed if run.status != "RUNNING" else 0,
+              "failuresNotRedrivable": 0, "pendingRedrive": 0}
+    out: Body = {"mapRunArn": run.arn, "executionArn": execution_arn, "status": run.status,
+                 "startDate": run.started, "maxConcurrency": 0,
+                 "toleratedFailurePercentage": 0.0, "toleratedFailureCount": 0,
+                 "itemCounts": counts, "executionCounts": counts, "redriveCount": 0}
+    if run.stopped is not None:
+        out["stopDate"] = run.stopped
+    return out
 
 
 async def update_map_run(api: StepFunctions, body: Body) -> Body:
-    raise AslError("ResourceNotFound",
-                   f"Resource not found: '{_string(body, 'mapRunArn')}'")
+    api.runtime.describe_map_run(_string(body, "mapRunArn"))
+    raise AslError("ValidationException",
+                   "UpdateMapRun is not supported: a Map Run's limits come from its definition")
 
 
 # -- callbacks and activities --------------------------------------------------------------

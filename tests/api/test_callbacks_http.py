@@ -82,3 +82,21 @@ def test_inline_maps_start_no_map_runs(sfn: Any) -> None:
                                        roleArn=ROLE)["stateMachineArn"]
     execution = sfn.start_execution(stateMachineArn=machine)["executionArn"]
     assert sfn.list_map_runs(executionArn=execution)["mapRuns"] == []
+
+
+def test_map_runs_of_a_distributed_map_through_the_api(sfn: Any) -> None:
+    definition = {"StartAt": "M", "States": {"M": {
+        "Type": "Map", "End": True, "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+            "StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}}}}
+    machine = sfn.create_state_machine(name="distributed-http", definition=json.dumps(definition),
+                                       roleArn=ROLE)["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=machine, input="[1, 2]")["executionArn"]
+    assert wait_until_done(sfn, execution)["status"] == "SUCCEEDED"
+    (run,) = sfn.list_map_runs(executionArn=execution)["mapRuns"]
+    described = sfn.describe_map_run(mapRunArn=run["mapRunArn"])
+    assert (described["status"], described["itemCounts"]["succeeded"],
+            described["itemCounts"]["total"]) == ("SUCCEEDED", 2, 2)
+    with pytest.raises(ClientError) as raised:
+        sfn.describe_map_run(mapRunArn=run["mapRunArn"] + "x")
+    assert raised.value.response["Error"]["Code"] == "ResourceNotFound"
