@@ -9,6 +9,7 @@ overhead can be read as a share of it.
 
 from __future__ import annotations
 
+import contextvars
 import io
 import time
 import timeit
@@ -20,7 +21,7 @@ import structlog
 
 from runtime import Runtime
 from runtime import events as ev
-from runtime.logging import configure_logging, execution_log_writer
+from runtime.logging import bind_execution_to_task, configure_logging, execution_log_writer
 from runtime.metrics import Metrics
 from runtime.state import ExecutionState, new_state
 
@@ -93,6 +94,10 @@ def main() -> None:
     task_record = best(record_turns(metrics, task_turns), 2000) / TASKS
     observe_task = best(lambda: metrics.observe_task("echo", 0.001), 200_000)
     nothing = best(lambda: None, 200_000)
+    # As a task call binds it: in the fresh copy of the context a new task runs in.
+    context = contextvars.copy_context()
+    bind = best(lambda: context.copy().run(bind_execution_to_task, MACHINE_ARN, "S1"), 200_000)
+    copy = best(lambda: context.copy().run(int), 200_000)
 
     scraped = Metrics(timers=[0] * 50,
                       open_executions=lambda: [f"{MACHINE_ARN}{i % 100}" for i in range(1000)])
@@ -116,6 +121,7 @@ def main() -> None:
     print(f"record_turn, Task turns:              {task_record * 1e9:7.0f} ns/transition "
           f"({task_record / (task_s / TASKS):.2%} of the Runtime's)")
     print(f"observe_task:                         {(observe_task - nothing) * 1e9:7.0f} ns/call")
+    print(f"bind_execution_to_task (arn, state):  {(bind - copy) * 1e9:7.0f} ns/task call")
     print(f"render (100 machines, 1000 open):     {render * 1e3:7.2f} ms/scrape")
     print(f"execution log at ALL, JSON:           {log_all * 1e6:7.2f} us/event")
 

@@ -12,6 +12,7 @@ from typing import Any
 import anyio
 import pytest
 import structlog
+from anyio.abc import TaskGroup
 from structlog.testing import capture_logs
 
 from runtime import Runtime
@@ -21,8 +22,8 @@ from runtime.logging import (
     ExecutionLogConfig,
     ExecutionLogWriter,
     bind_execution,
+    bind_execution_to_task,
     configure_logging,
-    execution_context,
     execution_log_config,
     execution_log_line,
     execution_log_writer,
@@ -221,18 +222,26 @@ def restore_structlog() -> Iterator[None]:
 
 
 @pytest.mark.usefixtures("restore_structlog")
-def test_json_lines_carry_the_execution_bound_in_context() -> None:
+@pytest.mark.anyio
+async def test_json_lines_carry_the_execution_bound_to_their_task() -> None:
     sink = io.StringIO()
     configure_logging(renderer="json", level="info", stream=lambda: sink)
     log = structlog.get_logger("stepline.test")
-    with execution_context(EXECUTION, "Charge"):
+
+    async def task_call(execution_arn: str, state: str) -> None:
+        bind_execution_to_task(execution_arn, state)
+        await anyio.sleep(0)  # the other task binds its own execution meanwhile
         log.info("task_started", attempt=2)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(task_call, EXECUTION, "Charge")
+        group.start_soon(task_call, f"{EXECUTION}-other", "Ship")
     log.info("outside")
-    inside, outside = (json.loads(line) for line in sink.getvalue().splitlines())
-    assert inside["event"] == "task_started" and inside["attempt"] == 2
-    assert (inside["execution_arn"], inside["state"], inside["level"]) == (
-        EXECUTION, "Charge", "info")
-    assert "timestamp" in inside
+    *inside, outside = (json.loads(line) for line in sink.getvalue().splitlines())
+    assert {(line["execution_arn"], line["state"]) for line in inside} == {
+        (EXECUTION, "Charge"), (f"{EXECUTION}-other", "Ship")}
+    assert all(line["event"] == "task_started" and line["attempt"] == 2
+               and line["level"] == "info" and "timestamp" in line for line in inside)
     assert "execution_arn" not in outside
 
 
@@ -269,17 +278,21 @@ def test_console_lines_and_the_process_level() -> None:
 
 @pytest.mark.usefixtures("restore_structlog")
 @pytest.mark.anyio
-async def test_tasks_started_in_an_execution_context_log_with_it() -> None:
+async def test_tasks_an_execution_starts_log_with_its_binding() -> None:
     sink = io.StringIO()
     configure_logging(renderer="json", stream=lambda: sink)
 
     async def effect() -> None:
         structlog.get_logger().info("invoked")
 
+    async def actor(group: TaskGroup) -> None:
+        bind_execution_to_task(EXECUTION)
+        group.start_soon(effect)
+
     async with anyio.create_task_group() as group:
-        with execution_context(EXECUTION):
-            group.start_soon(effect)
-    assert json.loads(sink.getvalue())["execution_arn"] == EXECUTION
+        group.start_soon(actor, group)
+    line = json.loads(sink.getvalue())
+    assert line["execution_arn"] == EXECUTION and "state" not in line
 
 
 def test_bind_execution_without_a_state_binds_the_execution_only() -> None:
