@@ -42,7 +42,6 @@ from typing import Any, Literal, TextIO
 
 import anyio
 import msgspec
-import structlog
 
 from integrations.lambda_local import serve_lambda
 from integrations.mocks import MockConfig, MockConfigError, load_mock_config, mock_config_path
@@ -51,6 +50,7 @@ from runtime.cluster import Worker
 from runtime.engine import Execution, Runtime
 from runtime.errors import AslError
 from runtime.log._base import CorruptLogError
+from runtime.logging import configure_logging
 from runtime.mockfile import HistoryFormatError, from_history, write_mock_file
 from runtime.model.validate import ERROR, Diagnostic, validate_definition_text
 
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exit_request:
         # argparse exits on --help and on usage errors; callers of main() get a status instead.
         return exit_request.code if isinstance(exit_request.code, int) else 2
-    _log_to_stderr()
+    configure_logging(renderer=args.log_format, level=args.log_level)
     try:
         if args.command == "validate":
             return _validate(args.definition)
@@ -109,6 +109,10 @@ def main(argv: list[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="stepline", description="Run Amazon States Language state machines locally.")
+    parser.add_argument("--log-format", choices=("console", "json"), default="console",
+                        help="runtime log lines (to stderr) as aligned text or JSON objects")
+    parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
+                        default="info", help="the least severe runtime log lines written")
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="run a state machine to completion in-process")
@@ -227,12 +231,6 @@ def _parser() -> argparse.ArgumentParser:
                       help="Python file whose TASKS dict serves Task states")
     fork.add_argument("--name", help="name of the new execution")
     return parser
-
-
-def _log_to_stderr() -> None:
-    """Runtime logs (resumed executions, torn log tails) go to stderr: stdout is the output."""
-    # Resolved per logger, not once: the stream in sys.stderr may be replaced later.
-    structlog.configure(logger_factory=lambda *args: structlog.PrintLogger(sys.stderr))
 
 
 # --------------------------------------------------------------------------- stores

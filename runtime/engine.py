@@ -48,6 +48,7 @@ from runtime.log._base import EventLog
 from runtime.log.file import Durability, FileEventLog
 from runtime.log.memory import MemoryEventLog
 from runtime.log.snapshots import FileSnapshotStore, SnapshotStore
+from runtime.logging import ExecutionLogWriter, bind_execution_to_task, execution_log_writer
 from runtime.messages import (
     ActivityStarted,
     RedriveExecution,
@@ -58,6 +59,7 @@ from runtime.messages import (
     TaskHeartbeat,
     TimerFired,
 )
+from runtime.metrics import Metrics
 from runtime.model.validate import (
     Diagnostic,
 )
@@ -172,6 +174,8 @@ class Runtime:
         self.catalog = Catalog(region=region, account=account, clock=self.clock)
         self._executions: dict[str, ExecutionActor] = {}
         self._finished: dict[str, ExecutionActor] = {}
+        self.metrics = Metrics(timers=self.timers, open_executions=lambda: [
+            actor.state.state_machine_arn for actor in self._executions.values()])
         self._group: TaskGroup | None = None
         self._entropy = random.Random()
 
@@ -265,7 +269,17 @@ class Runtime:
         return ExecutionActor(program=program, state=state, history=history,
                               event_log=self.event_log, run_effect=self._run_effect,
                               on_finished=self._on_finished, activity=self.timers,
-                              after_turn=self._snapshot)
+                              after_turn=self._snapshot, metrics=self.metrics,
+                              execution_log=self._execution_log(state.state_machine_arn))
+
+    def _execution_log(self, state_machine_arn: str) -> ExecutionLogWriter | None:
+        """The writer of the machine's loggingConfiguration (none for a machine deleted
+        while its executions run on)."""
+        try:
+            machine = self.catalog.get(state_machine_arn)
+        except AslError:
+            return None
+        return execution_log_writer(machine.logging_configuration)
 
     @property
     def group(self) -> TaskGroup:
@@ -627,6 +641,8 @@ class Runtime:
                         retry_count=context.get("RetryCount", 0),
                         idempotency_key=context.get("IdempotencyKey", effect.key),
                         heartbeat=heartbeat, task_token=effect.token)
+        # The task's log lines (integrations' included) carry the execution and state.
+        bind_execution_to_task(actor.arn, call.state_name)
         message: TaskCompleted | None = None
         try:
             try:
@@ -646,6 +662,7 @@ class Runtime:
                 message = TaskCompleted(
                     at=self.clock.now(), key=effect.key, failed=True, timed_out=True,
                     error="States.Timeout" if timed_out else "States.HeartbeatTimeout")
+            self.metrics.observe_task(effect.resource, anyio.current_time() - started)
             # Queue the outcome before the task stops counting as work, so virtual time
             # cannot slip past it.
             actor.tell(message)

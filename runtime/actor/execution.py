@@ -8,6 +8,7 @@ the effect runner, whose outcomes come back as messages.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from time import perf_counter
 from typing import Protocol
 
 import anyio
@@ -17,7 +18,9 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from runtime import events as ev
 from runtime.effects import Effect
 from runtime.log._base import EventLog, StoredEvent
+from runtime.logging import ExecutionLogWriter, bind_execution_to_task
 from runtime.messages import Message
+from runtime.metrics import Metrics
 from runtime.program import Program
 from runtime.reducers import decide
 from runtime.state import ExecutionState
@@ -39,9 +42,9 @@ class ExecutionActor:
     def __init__(self, *, program: Program, state: ExecutionState, history: list[ev.HistoryEvent],
                  event_log: EventLog, run_effect: RunEffect,
                  on_finished: Callable[[ExecutionActor], Awaitable[None]],
-                 activity: Activity,
-                 after_turn: Callable[[ExecutionActor, int], Awaitable[None]] | None = None
-                 ) -> None:
+                 activity: Activity, metrics: Metrics,
+                 after_turn: Callable[[ExecutionActor, int], Awaitable[None]] | None = None,
+                 execution_log: ExecutionLogWriter | None = None) -> None:
         self.program = program
         self.state = state
         self.history = history
@@ -50,6 +53,9 @@ class ExecutionActor:
         self.on_finished = on_finished
         self.activity = activity
         self.after_turn = after_turn
+        self.metrics = metrics
+        #: Writes the state machine's execution logs; None when its logging is OFF.
+        self.execution_log = execution_log
         self.finished = anyio.Event()
         send, receive = anyio.create_memory_object_stream[Message](max_buffer_size=float("inf"))
         self._send: MemoryObjectSendStream[Message] = send
@@ -69,6 +75,7 @@ class ExecutionActor:
             self.activity.work_started()
 
     async def run(self) -> None:
+        bind_execution_to_task(self.arn)
         async with self._receive:
             async for message in self._receive:
                 try:
@@ -84,8 +91,13 @@ class ExecutionActor:
         decision = decide(self.program, self.state, message)
         before = self.state.version
         if decision.events:
+            started = perf_counter()
             await self._append(decision.events)
+            self.metrics.record_turn(self.state.state_machine_arn, decision.events,
+                                     perf_counter() - started)
         self.state = decision.state
+        if self.execution_log is not None and decision.events:
+            self.execution_log.write(self.state, decision.events)
         if self.after_turn is not None and decision.events:
             await self.after_turn(self, before)
         self.history.extend(decision.events)

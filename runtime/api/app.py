@@ -35,6 +35,7 @@ from runtime.api.sigv4 import SignedRequest
 from runtime.console import console_routes
 from runtime.engine import Runtime
 from runtime.errors import AslError
+from runtime.metrics import metrics_route
 
 log = structlog.get_logger("stepline.api")
 
@@ -80,6 +81,7 @@ def create_app(target: Runtime | Accounts, *, seed: int | None = None,
     if not gate.verify:
         # The console checks no signatures: it is served only where the API does not either.
         routes += console_routes(accounts.default_runtime)
+        routes.append(metrics_route(lambda: [runtime.metrics for runtime in accounts.runtimes]))
     return Starlette(routes=routes)
 
 

@@ -16,6 +16,7 @@ from runtime.api.service import Origin, StepFunctions
 from runtime.catalog import Alias, Route, StateMachine
 from runtime.engine import Execution
 from runtime.errors import AslError
+from runtime.logging import execution_log_config
 from runtime.teststate_wire import request_from_body
 
 Body = dict[str, Any]
@@ -95,10 +96,26 @@ def _alias(alias: Alias) -> Body:
 # -- state machines ------------------------------------------------------------------------
 
 
+def _logging(body: Body) -> Any:
+    """loggingConfiguration, checked as AWS checks it (the level must be one AWS has)."""
+    configuration = body.get("loggingConfiguration")
+    if configuration is not None:
+        level = configuration.get("level") if isinstance(configuration, dict) else None
+        try:
+            execution_log_config(configuration if isinstance(configuration, dict) else None)
+        except ValueError:
+            raise AslError(
+                "ValidationException",
+                f"1 validation error detected: Value '{level}' at 'loggingConfiguration.level' "
+                "failed to satisfy constraint: Member must satisfy enum value set: "
+                "[ALL, ERROR, FATAL, OFF]") from None
+    return configuration
+
+
 async def create_state_machine(api: StepFunctions, body: Body) -> Body:
     machine, version = await api.create_state_machine(
         _string(body, "name"), _string(body, "definition"), role_arn=_string(body, "roleArn"),
-        type=body.get("type") or "STANDARD", logging=body.get("loggingConfiguration"),
+        type=body.get("type") or "STANDARD", logging=_logging(body),
         tracing=body.get("tracingConfiguration"), tags=_tags(body.get("tags")),
         publish=bool(body.get("publish")), version_description=body.get("versionDescription"))
     return {"stateMachineArn": machine.arn, "creationDate": machine.created,
@@ -112,7 +129,7 @@ async def describe_state_machine(api: StepFunctions, body: Body) -> Body:
 async def update_state_machine(api: StepFunctions, body: Body) -> Body:
     machine, version = api.update_state_machine(
         _string(body, "stateMachineArn"), definition=body.get("definition"),
-        role_arn=body.get("roleArn"), logging=body.get("loggingConfiguration"),
+        role_arn=body.get("roleArn"), logging=_logging(body),
         tracing=body.get("tracingConfiguration"), publish=bool(body.get("publish")),
         version_description=body.get("versionDescription"))
     return {"updateDate": machine.updated, "revisionId": machine.revision_id,

@@ -100,3 +100,23 @@ def test_map_runs_of_a_distributed_map_through_the_api(sfn: Any) -> None:
     with pytest.raises(ClientError) as raised:
         sfn.describe_map_run(mapRunArn=run["mapRunArn"] + "x")
     assert raised.value.response["Error"]["Code"] == "ResourceNotFound"
+
+
+def test_an_unknown_log_level_is_a_validation_error(sfn: Any) -> None:
+    with pytest.raises(ClientError) as raised:
+        sfn.create_state_machine(name="bad-logging", definition=pass_machine(), roleArn=ROLE,
+                                 loggingConfiguration={"level": "LOUD"})
+    assert raised.value.response["Error"]["Code"] == "ValidationException"
+
+
+def test_metrics_count_executions(endpoint: str, sfn: Any) -> None:
+    import urllib.request
+
+    machine = sfn.create_state_machine(name="metered", definition=pass_machine(),
+                                       roleArn=ROLE)["stateMachineArn"]
+    wait_until_done(sfn, sfn.start_execution(stateMachineArn=machine)["executionArn"])
+    with urllib.request.urlopen(f"{endpoint}/metrics") as response:
+        text = response.read().decode()
+    line = next(x for x in text.splitlines()
+                if x.startswith("stepline_executions_finished_total") and machine in x)
+    assert 'status="SUCCEEDED"' in line and float(line.rsplit(" ", 1)[1]) >= 1
