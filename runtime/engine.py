@@ -9,7 +9,6 @@ running execution, the timer service, the effect runner and the event log.
 
 from __future__ import annotations
 
-import math
 import os
 import random
 import uuid
@@ -21,7 +20,7 @@ import msgspec
 import structlog
 from anyio.abc import TaskGroup
 
-from integrations._base import IntegrationSource, TaskCall, TaskError
+from integrations._base import IntegrationSource
 from integrations.aws import AwsIntegrations
 from integrations.http import HttpIntegrations
 from integrations.mocks import (
@@ -38,6 +37,7 @@ from runtime import store
 from runtime.activities import Activities, ActivityTask
 from runtime.actor.clock import Clock, SystemClock, VirtualClock
 from runtime.actor.execution import ExecutionActor
+from runtime.actor.invoke import run_task
 from runtime.actor.timers import TimerService
 from runtime.catalog import NAME_RE, Catalog, StateMachine
 from runtime.dataflow.scope import MISSING
@@ -48,14 +48,13 @@ from runtime.log._base import EventLog
 from runtime.log.file import Durability, FileEventLog
 from runtime.log.memory import MemoryEventLog
 from runtime.log.snapshots import FileSnapshotStore, SnapshotStore
-from runtime.logging import ExecutionLogWriter, bind_execution_to_task, execution_log_writer
+from runtime.logging import ExecutionLogWriter, execution_log_writer
 from runtime.messages import (
     ActivityStarted,
     RedriveExecution,
     StartExecution,
     StopExecution,
     TaskCallback,
-    TaskCompleted,
     TaskHeartbeat,
     TimerFired,
 )
@@ -622,46 +621,12 @@ class Runtime:
         return task.token, task.input
 
     async def _invoke(self, actor: ExecutionActor, effect: InvokeTask) -> None:
-        """Run one task call. TimeoutSeconds and HeartbeatSeconds are enforced here in real
-        time (a handler is real code), as well as by the reducer's timers (which survive a
-        crash)."""
-        context = effect.context or {}
+        """Run one task call (see `runtime.actor.invoke`); TimeoutSeconds and HeartbeatSeconds
+        are enforced there in real time, and also by the reducer's timers, which survive a
+        crash."""
         started = anyio.current_time()
-        timeout_at = started + effect.timeout_seconds if effect.timeout_seconds else math.inf
-        heartbeat_s = effect.heartbeat_seconds
-        scope = anyio.CancelScope(
-            deadline=min(timeout_at, started + heartbeat_s) if heartbeat_s else timeout_at)
-
-        def heartbeat() -> None:
-            if heartbeat_s:
-                scope.deadline = min(timeout_at, anyio.current_time() + heartbeat_s)
-
-        call = TaskCall(resource=effect.resource, parameters=effect.parameters,
-                        execution_arn=actor.arn, state_name=context.get("StateName", ""),
-                        retry_count=context.get("RetryCount", 0),
-                        idempotency_key=context.get("IdempotencyKey", effect.key),
-                        heartbeat=heartbeat, task_token=effect.token)
-        # The task's log lines (integrations' included) carry the execution and state.
-        bind_execution_to_task(actor.arn, call.state_name)
-        message: TaskCompleted | None = None
         try:
-            try:
-                with scope:
-                    integration = self.resolver.resolve(effect.resource, effect.parameters)
-                    if integration is None:
-                        raise TaskError(
-                            "States.TaskFailed",
-                            f"No task handler serves the resource '{effect.resource}'")
-                    output = await integration.invoke(call)
-                    message = TaskCompleted(at=self.clock.now(), key=effect.key, output=output)
-            except TaskError as failure:
-                message = TaskCompleted(at=self.clock.now(), key=effect.key, failed=True,
-                                        error=failure.error, cause=failure.cause)
-            if message is None:  # the cancel scope expired
-                timed_out = anyio.current_time() >= timeout_at
-                message = TaskCompleted(
-                    at=self.clock.now(), key=effect.key, failed=True, timed_out=True,
-                    error="States.Timeout" if timed_out else "States.HeartbeatTimeout")
+            message = await run_task(self.resolver, self.clock, actor.arn, effect)
             self.metrics.observe_task(effect.resource, anyio.current_time() - started)
             # Queue the outcome before the task stops counting as work, so virtual time
             # cannot slip past it.

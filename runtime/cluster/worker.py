@@ -43,6 +43,7 @@ from integrations.resolve import CallResolver
 from runtime import events as ev
 from runtime import store
 from runtime.actor.clock import SystemClock
+from runtime.actor.invoke import run_task
 from runtime.cluster.rows import (
     Commit,
     decode_task,
@@ -52,7 +53,6 @@ from runtime.cluster.rows import (
 )
 from runtime.cluster.schema import migrate_cluster
 from runtime.cluster.sql import ClusterStatements
-from runtime.cluster.tasks import run_task
 from runtime.cluster.wakeup import Backoff, Wakeups
 from runtime.effects import Effect
 from runtime.log.pg_schema import DEFAULT_SCHEMA

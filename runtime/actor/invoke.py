@@ -1,5 +1,5 @@
-"""Running one task invocation from the outbox, as the single-process runtime runs it
-(`Runtime._invoke`): resolved through a `CallResolver`, with TimeoutSeconds and
+"""Running one task invocation (an `InvokeTask` effect), for the single-process runtime and
+for cluster workers alike: resolved through a `CallResolver`, with TimeoutSeconds and
 HeartbeatSeconds enforced in real time, its outcome a `TaskCompleted` message."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from integrations._base import TaskCall, TaskError
 from integrations.resolve import CallResolver
 from runtime.actor.clock import Clock
 from runtime.effects import InvokeTask
+from runtime.logging import bind_execution_to_task
 from runtime.messages import TaskCompleted
 
 
@@ -38,6 +39,8 @@ async def run_task(resolver: CallResolver, clock: Clock, execution_arn: str,
                     retry_count=context.get("RetryCount", 0),
                     idempotency_key=context.get("IdempotencyKey", effect.key),
                     heartbeat=heartbeat, task_token=effect.token)
+    # The task's log lines (integrations' included) carry the execution and state.
+    bind_execution_to_task(execution_arn, call.state_name)
     try:
         with scope:
             integration = resolver.resolve(effect.resource, effect.parameters)
