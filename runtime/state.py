@@ -209,38 +209,22 @@ def apply(work: ExecutionState, event: ev.HistoryEvent) -> None:
                     _count(frames, parent, succeeded=1)
         case ev.TaskScheduledDetails():
             assert frame is not None
-            timeout = details.timeout_in_seconds
             heartbeat = details.heartbeat_in_seconds
-            frames[frame.id] = replace(frame, last_event_id=event.id, waiting=Waiting(
-                key=f"{frame.id}@{event.id}", kind="task",
-                due=event.timestamp + timeout if timeout else None,
-                task=TaskCall(resource=details.resource_arn, parameters=details.parameters,
-                              timeout_seconds=timeout, heartbeat_seconds=heartbeat),
-                token=details.token,
+            frames[frame.id] = _scheduled(
+                frame, event, details.resource_arn, details.parameters,
+                details.timeout_in_seconds, heartbeat, token=details.token,
                 heartbeat_due=event.timestamp + heartbeat if heartbeat and details.token
-                else None,
-            ))
+                else None)
         case ev.LambdaScheduledDetails():
             assert frame is not None
-            timeout = details.timeout_in_seconds
-            frames[frame.id] = replace(frame, last_event_id=event.id, waiting=Waiting(
-                key=f"{frame.id}@{event.id}", kind="task",
-                due=event.timestamp + timeout if timeout else None,
-                task=TaskCall(resource=details.resource, parameters=details.input,
-                              timeout_seconds=timeout,
-                              heartbeat_seconds=details.heartbeat_in_seconds),
-            ))
+            frames[frame.id] = _scheduled(
+                frame, event, details.resource, details.input, details.timeout_in_seconds,
+                details.heartbeat_in_seconds)
         case ev.ActivityScheduledDetails():
             assert frame is not None
-            timeout = details.timeout_in_seconds
-            frames[frame.id] = replace(frame, last_event_id=event.id, waiting=Waiting(
-                key=f"{frame.id}@{event.id}", kind="task",
-                due=event.timestamp + timeout if timeout else None,
-                task=TaskCall(resource=details.resource, parameters=details.input,
-                              timeout_seconds=timeout,
-                              heartbeat_seconds=details.heartbeat_in_seconds),
-                token=details.token, activity=details.resource,
-            ))
+            frames[frame.id] = _scheduled(
+                frame, event, details.resource, details.input, details.timeout_in_seconds,
+                details.heartbeat_in_seconds, token=details.token, activity=details.resource)
         case ev.ActivityStartedDetails():
             assert frame is not None and frame.waiting is not None
             waiting = frame.waiting
@@ -392,6 +376,19 @@ def apply(work: ExecutionState, event: ev.HistoryEvent) -> None:
                 frames[frame.id] = replace(frame, last_event_id=event.id)
         case _:
             raise AssertionError(f"unhandled event {kind}")
+
+
+def _scheduled(frame: Frame, event: ev.HistoryEvent, resource: str, parameters: JSON,
+               timeout: int | None, heartbeat: int | None, *, token: str = "",
+               activity: str | None = None, heartbeat_due: float | None = None) -> Frame:
+    """The frame once a task (of any kind) is scheduled: it waits for its outcome."""
+    return replace(frame, last_event_id=event.id, waiting=Waiting(
+        key=f"{frame.id}@{event.id}", kind="task",
+        due=event.timestamp + timeout if timeout else None,
+        task=TaskCall(resource=resource, parameters=parameters, timeout_seconds=timeout,
+                      heartbeat_seconds=heartbeat),
+        token=token, activity=activity, heartbeat_due=heartbeat_due,
+    ))
 
 
 def _child_execution(details: ev.TaskResourceDetails | ev.OutcomeDetails) -> str | None:
