@@ -29,8 +29,9 @@ def handle_error(turn: Turn, frame_id: str, node: Node, error: str, cause: str |
         turn.emit("MapStateFailed", frame_id, ev.FanoutDetails(error=error, cause=cause))
     for catcher in node.catchers:
         if matches(catcher.error_equals, error):
-            error_output = {"Error": error, "Cause": cause} if cause is not None \
-                else {"Error": error}
+            # AWS's error output always has a Cause, empty when there is none (e.g. a timeout;
+            # conformance: error_handling/test_task_service_lambda::test_invoke_timeout).
+            error_output = {"Error": error, "Cause": cause if cause is not None else ""}
             scope = turn.scope(frame)
             try:
                 output = catcher.output(scope, error_output)
