@@ -123,7 +123,7 @@ async def create_state_machine(api: StepFunctions, body: Body) -> Body:
 
 
 async def describe_state_machine(api: StepFunctions, body: Body) -> Body:
-    return _machine(api.describe_state_machine(_string(body, "stateMachineArn")))
+    return _machine(await api.describe_state_machine(_string(body, "stateMachineArn")))
 
 
 async def update_state_machine(api: StepFunctions, body: Body) -> Body:
@@ -142,15 +142,14 @@ async def delete_state_machine(api: StepFunctions, body: Body) -> Body:
 
 
 async def list_state_machines(api: StepFunctions, body: Body) -> Body:
-    page = api.list_state_machines(body.get("maxResults"), body.get("nextToken"))
+    page = await api.list_state_machines(body.get("maxResults"), body.get("nextToken"))
     return {"stateMachines": [{"stateMachineArn": m.arn, "name": m.name, "type": m.type,
                                "creationDate": m.created} for m in page.items],
             "nextToken": page.next_token}
 
 
 async def validate_state_machine_definition(api: StepFunctions, body: Body) -> Body:
-    found = api.runtime.validate(_string(body, "definition"),
-                                 type=body.get("type") or "STANDARD")
+    found = api.validate(_string(body, "definition"), type=body.get("type") or "STANDARD")
     if body.get("severity") == "ERROR":
         found = [d for d in found if d.severity == "ERROR"]
     limit = body.get("maxResults") or 100
@@ -246,7 +245,7 @@ async def start_execution(api: StepFunctions, body: Body) -> Body:
 
 
 async def describe_execution(api: StepFunctions, body: Body) -> Body:
-    execution, origin = api.describe_execution(_string(body, "executionArn"))
+    execution, origin = await api.describe_execution(_string(body, "executionArn"))
     out = _execution_item(execution, origin)
     out["input"] = _json(execution.input)
     out["inputDetails"] = {"included": True}
@@ -277,12 +276,12 @@ async def redrive_execution(api: StepFunctions, body: Body) -> Body:
 async def start_sync_execution(api: StepFunctions, body: Body) -> Body:
     """StartSyncExecution (EXPRESS): runs the execution to its end within the request."""
     machine_arn = _string(body, "stateMachineArn")
-    if api.catalog.get(machine_arn).type != "EXPRESS":
+    if (await api.describe_state_machine(machine_arn)).type != "EXPRESS":
         raise AslError("StateMachineTypeNotSupported",
                        "This operation is not supported by this type of state machine")
     started = await api.start_execution(machine_arn, input_json=body.get("input"),
                                         name=body.get("name"))
-    done = await api.runtime.wait(started.execution_arn)
+    done = await api.wait(started.execution_arn)
     out: Body = {
         "executionArn": done.execution_arn, "stateMachineArn": done.state_machine_arn,
         "name": done.name, "startDate": done.start_date, "stopDate": done.stop_date,
@@ -303,16 +302,15 @@ async def start_sync_execution(api: StepFunctions, body: Body) -> Body:
 async def list_map_runs(api: StepFunctions, body: Body) -> Body:
     """The Map Runs that the execution's Distributed Map states started."""
     arn = _string(body, "executionArn")
-    api.describe_execution(arn)
     return {"mapRuns": [{"executionArn": arn, "mapRunArn": run.arn,
                          "stateMachineArn": run.arn.rsplit(":", 1)[0].replace(
                              ":mapRun:", ":stateMachine:"),
                          "startDate": run.started, "stopDate": run.stopped}
-                        for run in api.runtime.map_runs(arn)]}
+                        for run in await api.map_runs(arn)]}
 
 
 async def describe_map_run(api: StepFunctions, body: Body) -> Body:
-    execution_arn, run = api.runtime.describe_map_run(_string(body, "mapRunArn"))
+    execution_arn, run = await api.describe_map_run(_string(body, "mapRunArn"))
     running = run.total - run.succeeded - run.failed if run.status == "RUNNING" else 0
     counts = {"pending": 0, "running": running, "succeeded": run.succeeded,
               "failed": run.failed, "timedOut": 0, "aborted": 0, "total": run.total,
@@ -328,7 +326,7 @@ async def describe_map_run(api: StepFunctions, body: Body) -> Body:
 
 
 async def update_map_run(api: StepFunctions, body: Body) -> Body:
-    api.runtime.describe_map_run(_string(body, "mapRunArn"))
+    await api.describe_map_run(_string(body, "mapRunArn"))
     raise AslError("ValidationException",
                    "UpdateMapRun is not supported: a Map Run's limits come from its definition")
 
@@ -336,58 +334,48 @@ async def update_map_run(api: StepFunctions, body: Body) -> Body:
 # -- callbacks and activities --------------------------------------------------------------
 
 
-def _output_json(body: Body) -> Any:
-    text = _string(body, "output")
-    try:
-        return msgspec.json.decode(text)
-    except msgspec.DecodeError:
-        raise AslError("InvalidOutput", f"Invalid Output: '{text[:200]}'") from None
-
-
 async def send_task_success(api: StepFunctions, body: Body) -> Body:
-    api.runtime.check_task_token(_string(body, "taskToken"))  # AWS checks the token first
-    api.runtime.send_task_success(_string(body, "taskToken"), _output_json(body))
+    await api.send_task_success(_string(body, "taskToken"), _string(body, "output"))
     return {}
 
 
 async def send_task_failure(api: StepFunctions, body: Body) -> Body:
-    api.runtime.send_task_failure(_string(body, "taskToken"), error=body.get("error"),
-                                  cause=body.get("cause"))
+    await api.send_task_failure(_string(body, "taskToken"), error=body.get("error"),
+                                cause=body.get("cause"))
     return {}
 
 
 async def send_task_heartbeat(api: StepFunctions, body: Body) -> Body:
-    api.runtime.send_task_heartbeat(_string(body, "taskToken"))
+    await api.send_task_heartbeat(_string(body, "taskToken"))
     return {}
 
 
 async def create_activity(api: StepFunctions, body: Body) -> Body:
-    arn = await api.runtime.create_activity(_string(body, "name"))
-    activity = api.runtime.activities.get(arn)
-    return {"activityArn": arn, "creationDate": activity.created}
+    activity = await api.create_activity(_string(body, "name"))
+    return {"activityArn": activity.arn, "creationDate": activity.created}
 
 
 async def describe_activity(api: StepFunctions, body: Body) -> Body:
-    activity = api.runtime.activities.get(_string(body, "activityArn"))
+    activity = await api.activity(_string(body, "activityArn"))
     return {"activityArn": activity.arn, "name": activity.name,
             "creationDate": activity.created}
 
 
 async def list_activities(api: StepFunctions, body: Body) -> Body:
     return {"activities": [{"activityArn": a.arn, "name": a.name, "creationDate": a.created}
-                           for a in api.runtime.activities.list()]}
+                           for a in await api.activities()]}
 
 
 async def delete_activity(api: StepFunctions, body: Body) -> Body:
-    api.runtime.activities.delete(_string(body, "activityArn"))
+    await api.delete_activity(_string(body, "activityArn"))
     return {}
 
 
 async def get_activity_task(api: StepFunctions, body: Body) -> Body:
     """Long poll: AWS holds the request up to 60 seconds and answers without a token when no
     task arrived."""
-    task = await api.runtime.get_activity_task(_string(body, "activityArn"),
-                                               worker_name=body.get("workerName"), timeout=60)
+    task = await api.get_activity_task(_string(body, "activityArn"),
+                                       worker_name=body.get("workerName"), timeout=60)
     if task is None:
         return {}
     token, value = task
@@ -395,7 +383,7 @@ async def get_activity_task(api: StepFunctions, body: Body) -> Body:
 
 
 async def describe_state_machine_for_execution(api: StepFunctions, body: Body) -> Body:
-    _, origin = api.describe_execution(_string(body, "executionArn"))
+    _, origin = await api.describe_execution(_string(body, "executionArn"))
     machine = origin.machine
     return {
         "stateMachineArn": machine.arn, "name": machine.name,
@@ -413,16 +401,17 @@ async def list_executions(api: StepFunctions, body: Body) -> Body:
                        f"1 validation error detected: Value '{status}' at 'statusFilter' "
                        f"failed to satisfy constraint: Member must satisfy enum value set: "
                        f"[{', '.join(sorted(_EXECUTION_STATUSES))}]")
-    page = api.list_executions(_string(body, "stateMachineArn"), status,
-                               body.get("maxResults"), body.get("nextToken"))
-    return {"executions": [_execution_item(e, api.origin(e)) for e in page.items],
+    page = await api.list_executions(_string(body, "stateMachineArn"), status,
+                                     body.get("maxResults"), body.get("nextToken"))
+    return {"executions": [_execution_item(e, await api.origin(e)) for e in page.items],
             "nextToken": page.next_token}
 
 
 async def get_execution_history(api: StepFunctions, body: Body) -> Body:
-    page = api.history(_string(body, "executionArn"), max_results=body.get("maxResults"),
-                       token=body.get("nextToken"), reverse=bool(body.get("reverseOrder")),
-                       include_data=body.get("includeExecutionData", True) is not False)
+    page = await api.history(_string(body, "executionArn"),
+                             max_results=body.get("maxResults"), token=body.get("nextToken"),
+                             reverse=bool(body.get("reverseOrder")),
+                             include_data=body.get("includeExecutionData", True) is not False)
     return {"events": [{**e, "timestamp": e["timestamp"].timestamp()} for e in page.items],
             "nextToken": page.next_token}
 

@@ -1,7 +1,8 @@
 """What the API operations do beyond the engine: StartExecution's idempotency and alias
 routing, which version/alias started an execution, listing order and pagination, and running
 TestState's task calls. Handlers translate JSON to these calls and back; nothing here knows
-the wire format.
+the wire format, and nothing here asks which engine serves: everything goes through a
+`Backend` (runtime.api.backend).
 """
 
 from __future__ import annotations
@@ -16,10 +17,14 @@ from msgspec.structs import replace
 
 from integrations._base import TaskCall, TaskError
 from integrations.mocks import split_test_case
+from runtime.activities import Activity
 from runtime.api import arns
+from runtime.api.backend import Backend, backend_of
 from runtime.catalog import Alias, Catalog, Route, StateMachine
 from runtime.engine import Execution, Runtime
 from runtime.errors import AslError
+from runtime.model.validate import Diagnostic
+from runtime.state import MapRun
 from runtime.teststate import TestRun, TestStateRequest, TestStateResult
 
 DEFAULT_PAGE: Final = 100
@@ -69,17 +74,18 @@ def paginate(items: Sequence[T], max_results: int | None, token: str | None, *,
 
 
 class StepFunctions:
-    """The API's operations on one running `Runtime` (entered with `async with`)."""
+    """The API's operations on one `Backend`, or on a running `Runtime` (entered with
+    `async with`)."""
 
-    def __init__(self, runtime: Runtime, *, seed: int | None = None) -> None:
-        self.runtime = runtime
+    def __init__(self, target: Runtime | Backend, *, seed: int | None = None) -> None:
+        self.backend = backend_of(target)
         self._origins: dict[str, Origin] = {}
         #: Alias routing draws; seeded in tests.
         self._routing = random.Random(seed)
 
     @property
     def catalog(self) -> Catalog:
-        return self.runtime.catalog
+        return self.backend.catalog
 
     # -- state machines ---------------------------------------------------------------------
 
@@ -99,7 +105,9 @@ class StepFunctions:
                            f"satisfy constraint: Member must satisfy enum value set: "
                            f"[STANDARD, EXPRESS]")
         _check_role(role_arn)
-        arn = await self.runtime.create_state_machine(name, definition, role_arn=role_arn,
+        if publish:
+            self.backend.require("PublishStateMachineVersion")
+        arn = await self.backend.create_state_machine(name, definition, role_arn=role_arn,
                                                       type=type)
         machine = self.catalog.configure(arn, logging=logging, tracing=tracing)
         if tags:
@@ -108,12 +116,16 @@ class StepFunctions:
             else None
         return machine, version
 
+    def validate(self, definition: str, *, type: str) -> list[Diagnostic]:
+        return self.catalog.validate(definition, type=type)
+
     def update_state_machine(
         self, arn: str, *, definition: str | None = None, role_arn: str | None = None,
         logging: dict[str, JSON] | None = None, tracing: dict[str, JSON] | None = None,
         publish: bool = False, version_description: str | None = None,
     ) -> tuple[StateMachine, StateMachine | None]:
         arns.require(arn, "stateMachine")
+        self.backend.require("UpdateStateMachine")
         if version_description is not None and not publish:
             raise AslError("ValidationException",
                            "Version description can only be set when publish is true")
@@ -127,54 +139,64 @@ class StepFunctions:
 
     def delete_state_machine(self, arn: str) -> None:
         kind = arns.require(arn, "stateMachine", "version")
+        self.backend.require("DeleteStateMachine")
         if kind == "version":
             self.catalog.delete_version(arn)
         else:
             self.catalog.delete(arn)
 
-    def describe_state_machine(self, arn: str) -> StateMachine:
+    async def describe_state_machine(self, arn: str) -> StateMachine:
         arns.require(arn, "stateMachine", "version")
-        return self.catalog.get(arn)
+        return await self.backend.state_machine(arn)
 
-    def list_state_machines(self, max_results: int | None, token: str | None) -> Page:
-        return paginate(self.catalog.list(), max_results, token, listing="stateMachines")
+    async def list_state_machines(self, max_results: int | None, token: str | None) -> Page:
+        return paginate(await self.backend.state_machines(), max_results, token,
+                        listing="stateMachines")
 
     # -- versions and aliases ---------------------------------------------------------------
 
     def publish_version(self, arn: str, *, revision_id: str | None = None,
                         description: str | None = None) -> StateMachine:
         arns.require(arn, "stateMachine")
+        self.backend.require("PublishStateMachineVersion")
         return self.catalog.publish(arn, revision_id=revision_id, description=description)
 
     def list_versions(self, arn: str, max_results: int | None, token: str | None) -> Page:
         arns.require(arn, "stateMachine")
+        self.backend.require("ListStateMachineVersions")
         return paginate(self.catalog.versions(arn), max_results, token, listing=arn)
 
     def delete_version(self, arn: str) -> None:
         arns.require(arn, "version")
+        self.backend.require("DeleteStateMachineVersion")
         self.catalog.delete_version(arn)
 
     def create_alias(self, name: str, routes: list[Route], *,
                      description: str | None = None) -> Alias:
+        self.backend.require("CreateStateMachineAlias")
         for route in routes:
             arns.require(route.version_arn, "version")
         return self.catalog.create_alias(name, routes, description=description)
 
     def alias(self, arn: str) -> Alias:
         arns.require(arn, "alias")
+        self.backend.require("DescribeStateMachineAlias")
         return self.catalog.alias(arn)
 
     def update_alias(self, arn: str, *, routes: list[Route] | None = None,
                      description: str | None = None) -> Alias:
         arns.require(arn, "alias")
+        self.backend.require("UpdateStateMachineAlias")
         return self.catalog.update_alias(arn, routes=routes, description=description)
 
     def delete_alias(self, arn: str) -> None:
         arns.require(arn, "alias")
+        self.backend.require("DeleteStateMachineAlias")
         self.catalog.delete_alias(arn)
 
     def list_aliases(self, arn: str, max_results: int | None, token: str | None) -> Page:
         arns.require(arn, "stateMachine")
+        self.backend.require("ListStateMachineAliases")
         return paginate(self.catalog.aliases(arn), max_results, token, listing=arn + "#a")
 
     # -- tags -------------------------------------------------------------------------------
@@ -205,18 +227,18 @@ class StepFunctions:
         if kind == "alias":
             alias_arn = arn
             arn = self._route(self.catalog.alias(arn))
-        machine = self.catalog.get(arn)
+        machine = await self.backend.state_machine(arn)
         text = "{}" if input_json is None else input_json
         if name is not None:
-            existing = self._same_name(machine, name, text)
+            existing = await self._same_name(machine, name, text)
             if existing is not None:
                 return existing
-        requested_at = self.runtime.clock.now()
-        target = f"{arn}#{test_case}" if test_case else arn
-        execution_arn = await self.runtime.start_execution(target, input_json=text, name=name)
+        requested_at = self.backend.now()
+        execution_arn = await self.backend.start_execution(arn, input_json=text, name=name,
+                                                           test_case=test_case)
         self._origins[execution_arn] = Origin(machine=machine, alias_arn=alias_arn,
                                               requested_at=requested_at)
-        return self._started(self.runtime.describe_execution(execution_arn))
+        return self._started(await self.backend.describe_execution(execution_arn))
 
     def _started(self, execution: Execution) -> Execution:
         """`execution` with its start date even before its actor has recorded it."""
@@ -225,12 +247,13 @@ class StepFunctions:
         origin = self._origins.get(execution.execution_arn)
         return replace(execution, start_date=origin.requested_at if origin else 0.0)
 
-    def _same_name(self, machine: StateMachine, name: str, text: str) -> Execution | None:
-        runtime = self.runtime
-        execution_arn = (f"arn:aws:states:{runtime.region}:{runtime.account}:execution:"
+    async def _same_name(self, machine: StateMachine, name: str, text: str
+                         ) -> Execution | None:
+        backend = self.backend
+        execution_arn = (f"arn:aws:states:{backend.region}:{backend.account}:execution:"
                          f"{machine.name}:{name}")
         try:
-            existing = runtime.describe_execution(execution_arn)
+            existing = await backend.describe_execution(execution_arn)
         except AslError:
             return None
         try:
@@ -250,63 +273,104 @@ class StepFunctions:
             draw -= route.weight
         return alias.routes[-1].version_arn
 
-    def describe_execution(self, arn: str) -> tuple[Execution, Origin]:
+    async def describe_execution(self, arn: str) -> tuple[Execution, Origin]:
         arns.require(arn, "execution")
-        execution = self._started(self.runtime.describe_execution(arn))
-        return execution, self.origin(execution)
+        execution = self._started(await self.backend.describe_execution(arn))
+        return execution, await self.origin(execution)
 
-    def origin(self, execution: Execution) -> Origin:
+    async def origin(self, execution: Execution) -> Origin:
         found = self._origins.get(execution.execution_arn)
         if found is None:
-            found = Origin(machine=self.catalog.get(execution.state_machine_arn))
+            found = Origin(machine=await self.backend.state_machine(execution.state_machine_arn))
         return found
 
     async def stop_execution(self, arn: str, *, error: str | None = None,
                              cause: str | None = None) -> Execution:
         arns.require(arn, "execution")
-        return await self.runtime.stop_execution(arn, error=error, cause=cause)
+        return await self.backend.stop_execution(arn, error=error, cause=cause)
 
     async def redrive_execution(self, arn: str) -> Execution:
         arns.require(arn, "execution")
-        return await self.runtime.redrive_execution(arn)
+        return await self.backend.redrive_execution(arn)
 
-    def list_executions(self, arn: str, status: str | None, max_results: int | None,
-                        token: str | None) -> Page:
+    async def wait(self, arn: str) -> Execution:
+        return await self.backend.wait(arn)
+
+    async def list_executions(self, arn: str, status: str | None, max_results: int | None,
+                              token: str | None) -> Page:
         """Newest first. A version or alias ARN lists the executions it started."""
         kind = arns.require(arn, "stateMachine", "version", "alias")
         if kind == "alias":
             self.catalog.alias(arn)
         else:
-            self.catalog.get(arn)
+            await self.backend.state_machine(arn)
         found = []
-        for execution in self.runtime.list_executions(status=status):
+        for execution in await self.backend.list_executions(arns.unqualified(arn), status):
             origin = self._origins.get(execution.execution_arn)
             if kind == "alias":
                 if origin is None or origin.alias_arn != arn:
                     continue
-            elif kind == "version":
-                if execution.state_machine_arn != arn:
-                    continue
-            elif arns.unqualified(execution.state_machine_arn) != arn:
+            elif kind == "version" and execution.state_machine_arn != arn:
                 continue
             found.append(self._started(execution))
         found.sort(key=lambda e: e.start_date, reverse=True)
         return paginate(found, max_results, token, listing=f"{arn}#{status}")
 
-    def history(self, arn: str, *, max_results: int | None, token: str | None,
-                reverse: bool, include_data: bool) -> Page:
+    async def history(self, arn: str, *, max_results: int | None, token: str | None,
+                      reverse: bool, include_data: bool) -> Page:
         arns.require(arn, "execution")
-        events = self.runtime.get_execution_history(arn, include_data=include_data)
+        events = await self.backend.history(arn, include_data=include_data)
         if reverse:
             events.reverse()
         return paginate(events, max_results, token, listing=f"{arn}#{reverse}")
 
+    # -- callbacks, activities, Map Runs ----------------------------------------------------
+
+    async def send_task_success(self, token: str, output_json: str) -> None:
+        """AWS checks the token before the output."""
+        await self.backend.check_task_token(token)
+        try:
+            output = msgspec.json.decode(output_json)
+        except msgspec.DecodeError:
+            raise AslError("InvalidOutput", f"Invalid Output: '{output_json[:200]}'") from None
+        await self.backend.send_task_success(token, output)
+
+    async def send_task_failure(self, token: str, *, error: str | None,
+                                cause: str | None) -> None:
+        await self.backend.send_task_failure(token, error=error, cause=cause)
+
+    async def send_task_heartbeat(self, token: str) -> None:
+        await self.backend.send_task_heartbeat(token)
+
+    async def create_activity(self, name: str) -> Activity:
+        return await self.backend.create_activity(name)
+
+    async def activity(self, arn: str) -> Activity:
+        return await self.backend.activity(arn)
+
+    async def activities(self) -> list[Activity]:
+        return await self.backend.activities()
+
+    async def delete_activity(self, arn: str) -> None:
+        await self.backend.delete_activity(arn)
+
+    async def get_activity_task(self, arn: str, *, worker_name: str | None,
+                                timeout: float) -> tuple[str, JSON] | None:
+        return await self.backend.get_activity_task(arn, worker_name=worker_name,
+                                                    timeout=timeout)
+
+    async def map_runs(self, execution_arn: str) -> list[MapRun]:
+        await self.describe_execution(execution_arn)
+        return await self.backend.map_runs(execution_arn)
+
+    async def describe_map_run(self, map_run_arn: str) -> tuple[str, MapRun]:
+        return await self.backend.describe_map_run(map_run_arn)
+
     # -- TestState --------------------------------------------------------------------------
 
     async def test_state(self, request: TestStateRequest) -> TestStateResult:
-        """Run one state; task calls without a mock go to the runtime's integrations."""
-        run = TestRun(request, now=self.runtime.clock.now(),
-                      seed=self._routing.getrandbits(32))
+        """Run one state; task calls without a mock go to the backend's integrations."""
+        run = TestRun(request, now=self.backend.now(), seed=self._routing.getrandbits(32))
         while pending := run.pending():
             for effect in pending:
                 context = effect.context or {}
@@ -314,12 +378,8 @@ class StepFunctions:
                                 execution_arn=context.get("ExecutionArn", ""),
                                 state_name=context.get("StateName", ""),
                                 idempotency_key=context.get("IdempotencyKey", effect.key))
-                integration = self.runtime.resolver.resolve(effect.resource, effect.parameters)
                 try:
-                    if integration is None:
-                        raise TaskError("States.TaskFailed", f"No task handler serves the "
-                                                             f"resource '{effect.resource}'")
-                    output = await integration.invoke(call)
+                    output = await self.backend.invoke(call)
                 except TaskError as failure:
                     run.complete(effect.key, failed=True, error=failure.error,
                                  cause=failure.cause)

@@ -215,6 +215,16 @@ class ClusterClient:
 
     # -- callbacks --------------------------------------------------------------------------
 
+    async def check_task_token(self, token: str) -> None:
+        """Raise AWS's error for a token no task can be waiting on: InvalidToken when it is
+        not a token, TaskTimedOut when its execution is not running. (Whether that task still
+        waits is known only to the execution's state: a late answer is ignored there.)"""
+        arn, _ = _token_target(token)
+        async with self._pool.acquire() as connection:
+            running = await connection.fetchval(self._sql.is_running, arn)
+        if not running:
+            raise _task_gone()
+
     async def send_task_success(self, token: str, output: JSON) -> None:
         """SendTaskSuccess: the callback task holding `token` succeeds with `output`. A token
         whose task no longer waits is ignored by the execution (not refused, as AWS does)."""
@@ -236,8 +246,7 @@ class ClusterClient:
             queued = await connection.fetchval(self._sql.tell_running, execution_arn,
                                                encode_message(message))
         if queued is None:
-            raise AslError("TaskTimedOut",
-                           "Task Timed Out: 'Provided task does not exist anymore'")
+            raise _task_gone()
 
     async def wait(self, execution_arn: str, *, timeout: float | None = None) -> Execution:
         """The execution once it has ended.
@@ -262,6 +271,10 @@ def _execution(row: Any) -> Execution:
         input=msgspec.json.decode(row["input"]),
         output=None if row["output"] is None else msgspec.json.decode(row["output"]),
         error=row["error"], cause=row["cause"])
+
+
+def _task_gone() -> AslError:
+    return AslError("TaskTimedOut", "Task Timed Out: 'Provided task does not exist anymore'")
 
 
 def _token_target(token: str) -> tuple[str, str]:

@@ -168,6 +168,8 @@ class ClusterStatements:
                 AND ($2::text IS NULL OR status = $2)
             ORDER BY position
         """
+        self.is_running = (
+            f"SELECT EXISTS (SELECT FROM {s}.executions WHERE arn = $1 AND status = 'RUNNING')")
         self.tell_running = f"""
             INSERT INTO {s}.inbox (arn, message)
             SELECT arn, $2 FROM {s}.executions WHERE arn = $1 AND status = 'RUNNING'
