@@ -191,8 +191,14 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to bind (default 127.0.0.1, loopback only)")
     serve.add_argument("--port", type=int, default=8083)
-    serve.add_argument("--store", metavar="DIR",
-                       help="durable file store; unfinished executions resume on restart")
+    serve.add_argument("--store", metavar="DIR | postgresql://...",
+                       help="durable file store (unfinished executions resume on restart), or "
+                            "a PostgreSQL database shared with `stepline worker` processes")
+    serve.add_argument("--workers", type=int, default=1, metavar="N",
+                       help="with a PostgreSQL store: cluster workers run in this process "
+                            "(default 1; 0 leaves the executions to `stepline worker`s)")
+    serve.add_argument("--schema", default="stepline",
+                       help="with a PostgreSQL store: the schema of its tables")
     serve.add_argument("--tasks", metavar="FILE.py",
                        help="Python file whose TASKS dict serves Task states")
     serve.add_argument("--mocks", metavar="MOCKS.json",
@@ -340,8 +346,11 @@ def _serve(args: argparse.Namespace) -> int:
     """Each (account, region) gets its own Runtime (with --store, its events in
     STORE/<account>/<region>). With --auth every request's signature is verified and acts for
     its key's account; without it signatures are accepted unverified, which is safe only on
-    loopback: another address needs --auth, or --allow-unauthenticated."""
+    loopback: another address needs --auth, or --allow-unauthenticated. With --store
+    postgresql://... the API is served from that database for one account, and executions
+    advance in --workers cluster workers of this process plus any `stepline worker`s."""
     from runtime.api.accounts import Accounts, Authentication, load_access_keys
+    from runtime.api.server import serve_cluster
 
     if not _is_loopback(args.host) and not args.auth and not args.allow_unauthenticated:
         raise AslError("ValidationException",
@@ -350,17 +359,32 @@ def _serve(args: argparse.Namespace) -> int:
                        "pass --allow-unauthenticated")
     keys = load_access_keys(args.auth) if args.auth else {}
     tasks = _load_tasks(args.tasks) if args.tasks else {}
-    mocks_path = args.mocks or mock_config_path()
-    accounts = Accounts.per_caller(clock="virtual" if args.virtual_clock else "system",
-                                   store=args.store, tasks=tasks, default=not args.auth,
-                                   mocks=_load_mocks(mocks_path) if mocks_path else None)
     authentication = Authentication(keys, verify=bool(args.auth))
     checked = "verified" if args.auth else "NOT verified"
-    print(f"stepline: serving the Step Functions API on http://{args.host}:{args.port} "
-          f"(signatures {checked})", file=sys.stderr)
+    where = f"http://{args.host}:{args.port} (signatures {checked})"
+    if str(args.store).startswith(("postgresql://", "postgres://")):
+        # Mocks and the virtual clock belong to a single Runtime's memory.
+        if args.mocks or args.virtual_clock:
+            raise AslError("ValidationException", "--mocks and --virtual-clock are not "
+                                                  "supported with a PostgreSQL store")
+        if args.workers < 0:
+            raise AslError("ValidationException", "--workers must be 0 or more")
+        print(f"stepline: serving the Step Functions API on {where} from PostgreSQL with "
+              f"{args.workers} worker(s) in this process (more: stepline worker --store ...)",
+              file=sys.stderr)
+        run: Callable[[], Any] = partial(
+            serve_cluster, args.store, args.host, args.port, workers=args.workers,
+            tasks=tasks, schema=args.schema, authentication=authentication)
+    else:
+        mocks_path = args.mocks or mock_config_path()
+        accounts = Accounts.per_caller(clock="virtual" if args.virtual_clock else "system",
+                                       store=args.store, tasks=tasks, default=not args.auth,
+                                       mocks=_load_mocks(mocks_path) if mocks_path else None)
+        print(f"stepline: serving the Step Functions API on {where}", file=sys.stderr)
+        run = partial(serve, args.host, args.port, accounts=accounts,
+                      authentication=authentication)
     with contextlib.suppress(KeyboardInterrupt):
-        anyio.run(partial(serve, args.host, args.port, accounts=accounts,
-                          authentication=authentication))
+        anyio.run(run)
     return 0
 
 
