@@ -12,7 +12,7 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from runtime.catalog import StateMachine
+from runtime.catalog import Alias, Catalog, StateMachine
 from runtime.console.graph import definition_graph
 from runtime.console.locations import placed
 from runtime.console.outcomes import state_outcomes
@@ -44,20 +44,50 @@ class ConsoleApi:
         return _ok({"stateMachines": [_machine(m, with_definition=False) for m in machines]})
 
     async def describe_state_machine(self, request: Request) -> Response:
-        return _ok(_machine(self.runtime.state_machine(_query(request, "arn"))))
+        """The machine (or version) with its machine's versions (newest first) and aliases."""
+        catalog = self.runtime.catalog
+        machine = catalog.get(_query(request, "arn"))
+        return _ok({**_machine(machine),
+                    "versions": [_machine(v, with_definition=False)
+                                 for v in catalog.versions(machine.machine_arn)],
+                    "aliases": [_alias(a) for a in catalog.aliases(machine.machine_arn)]})
 
     async def create_state_machine(self, request: Request) -> Response:
+        """CreateStateMachine, publishing version 1 when `publish` is true."""
         body = await _body(request)
+        publish, description = _publishing(body)
         arn = await self.runtime.create_state_machine(
             _field(body, "name"), _field(body, "definition"),
             type=body.get("type") or "STANDARD")
-        return _ok({"stateMachineArn": arn})
+        return _ok({"stateMachineArn": arn,
+                    **_published(self.runtime.catalog, arn, publish, description)})
 
     async def update_state_machine(self, request: Request) -> Response:
+        """UpdateStateMachine, publishing a version when `publish` is true (the latest one
+        again if the definition did not change since it was published)."""
         body = await _body(request)
-        machine = self.runtime.catalog.update(_field(body, "stateMachineArn"),
-                                              definition=_field(body, "definition"))
-        return _ok({"stateMachineArn": machine.arn, "updateDate": machine.updated})
+        publish, description = _publishing(body)
+        catalog = self.runtime.catalog
+        machine = catalog.update(_field(body, "stateMachineArn"),
+                                 definition=_field(body, "definition"))
+        return _ok({"stateMachineArn": machine.arn, "updateDate": machine.updated,
+                    **_published(catalog, machine.arn, publish, description)})
+
+    async def delete_state_machine(self, request: Request) -> Response:
+        """DeleteStateMachine: a machine with its versions and aliases, or one version (refused
+        while an alias routes to it). Executions already running go on to their end; an ARN
+        that names nothing is fine, as AWS answers it."""
+        arn = _field(await _body(request), "stateMachineArn")
+        catalog = self.runtime.catalog
+        try:
+            machine = catalog.get(arn)
+        except AslError:
+            return _ok({})
+        if machine.version is None:
+            catalog.delete(arn)
+        else:
+            catalog.delete_version(arn)
+        return _ok({})
 
     async def validate(self, request: Request) -> Response:
         body = await _body(request)
@@ -76,8 +106,11 @@ class ConsoleApi:
     # -- executions -----------------------------------------------------------------------
 
     async def list_executions(self, request: Request) -> Response:
-        executions = self.runtime.list_executions(_query(request, "stateMachineArn"),
-                                                  status=request.query_params.get("status"))
+        """A machine's executions, those started on its versions included, newest first."""
+        arn = _query(request, "stateMachineArn")
+        executions = [e for e in self.runtime.list_executions(
+                          status=request.query_params.get("status"))
+                      if e.state_machine_arn == arn or e.state_machine_arn.startswith(f"{arn}:")]
         executions.sort(key=lambda e: e.start_date, reverse=True)
         return _ok({"executions": [_execution(e, with_data=False) for e in executions]})
 
@@ -89,16 +122,44 @@ class ConsoleApi:
         return _ok({"executionArn": arn})
 
     async def describe_execution(self, request: Request) -> Response:
-        """The execution, the definition it runs and its history (AWS's shape)."""
+        """The execution, the definition it runs (see `_definition_of`) and its history in
+        AWS's shape: the events after id `after` only, when given (the page polls a running
+        execution, whose history only grows)."""
         runtime = self.runtime
         arn = _query(request, "arn")
+        after = _int(request.query_params.get("after") or 0, "after")
         execution = runtime.describe_execution(arn)
-        definition = self._fork_definitions.get(arn) or runtime.state_machine(
-            execution.state_machine_arn).definition
+        definition, source = self._definition_of(execution)
         history = [{**event, "timestamp": event["timestamp"].timestamp()}
-                   for event in runtime.get_execution_history(arn)]
+                   for event in runtime.get_execution_history(arn) if event["id"] > after]
         return _ok({"execution": _execution(execution, with_data=True),
-                    "definition": definition, "events": history})
+                    "definition": definition, "definitionSource": source, "events": history})
+
+    def _definition_of(self, execution: Execution) -> tuple[str | None, str]:
+        """The definition to draw an execution with, and how sure it is to be the one the
+        execution runs: "fork" (the definition it was forked with), "version" (a version
+        never changes), "stateMachine" (not updated since the execution started), "updated"
+        (the machine's current definition, updated since), "deleted" (none left)."""
+        forked = self._fork_definitions.get(execution.execution_arn)
+        if forked is not None:
+            return forked, "fork"
+        try:
+            machine = self.runtime.state_machine(execution.state_machine_arn)
+        except AslError:
+            return None, "deleted"
+        if machine.version is not None:
+            return machine.definition, "version"
+        if machine.updated is not None and machine.updated > execution.start_date:
+            return machine.definition, "updated"
+        return machine.definition, "stateMachine"
+
+    async def stop_execution(self, request: Request) -> Response:
+        """StopExecution (optional `error` and `cause`); answers once the execution ended."""
+        body = await _body(request)
+        execution = await self.runtime.stop_execution(
+            _field(body, "executionArn"), error=body.get("error") or None,
+            cause=body.get("cause") or None)
+        return _ok({"execution": _execution(execution, with_data=False)})
 
     async def state_at(self, request: Request) -> Response:
         """The execution just after one event: its frames (time travel's view) and each
@@ -183,19 +244,53 @@ def _int(value: JSON, key: str) -> int:
         raise ValueError(f"'{key}' must be an event id (an integer)") from None
 
 
+def _publishing(body: dict[str, JSON]) -> tuple[bool, str | None]:
+    """`publish` and `versionDescription`, refused together as AWS refuses them."""
+    publish = body.get("publish") is True
+    description = body.get("versionDescription") or None
+    if description is not None and not publish:
+        raise AslError("ValidationException",
+                       "Version description can only be set when publish is true")
+    return publish, description
+
+
+def _published(catalog: Catalog, arn: str, publish: bool, description: str | None
+               ) -> dict[str, JSON]:
+    if not publish:
+        return {}
+    version = catalog.publish(arn, description=description)
+    return {"stateMachineVersionArn": version.arn, "version": version.version}
+
+
+def _version_number(state_machine_arn: str) -> int | None:
+    """The version an execution was started on (its state machine ARN is then qualified)."""
+    parts = state_machine_arn.split(":")
+    return int(parts[7]) if len(parts) == 8 and parts[7].isdigit() else None
+
+
 def _machine(machine: StateMachine, *, with_definition: bool = True) -> dict[str, JSON]:
     out: dict[str, JSON] = {"stateMachineArn": machine.arn, "name": machine.name,
                             "type": machine.type, "creationDate": machine.created,
-                            "updateDate": machine.updated}
+                            "updateDate": machine.updated, "version": machine.version,
+                            "description": machine.description}
     if with_definition:
         out["definition"] = machine.definition
     return out
 
 
+def _alias(alias: Alias) -> dict[str, JSON]:
+    return {"stateMachineAliasArn": alias.arn, "name": alias.name,
+            "description": alias.description, "creationDate": alias.created,
+            "updateDate": alias.updated,
+            "routingConfiguration": [{"stateMachineVersionArn": r.version_arn,
+                                      "weight": r.weight} for r in alias.routes]}
+
+
 def _execution(execution: Execution, *, with_data: bool) -> dict[str, JSON]:
     out: dict[str, JSON] = {
         "executionArn": execution.execution_arn,
-        "stateMachineArn": execution.state_machine_arn, "name": execution.name,
+        "stateMachineArn": execution.state_machine_arn,
+        "version": _version_number(execution.state_machine_arn), "name": execution.name,
         "status": execution.status, "startDate": execution.start_date,
         "stopDate": execution.stop_date, "redriveCount": execution.redrive_count,
     }

@@ -1,11 +1,14 @@
 """A server for the console tests: the AWS JSON 1.0 API at `/` and the console at `/console`,
-over one virtual-clock Runtime with a few Python tasks, in a thread of its own."""
+over one Runtime with a few Python tasks, in a thread of its own. The Runtime's clock is
+virtual (Waits end at once) unless the tests need an execution that keeps running until it is
+stopped: a long Wait on the system clock does that (a task that never returns would not, under
+a virtual clock: virtual time stands still while any task runs, for every execution)."""
 
 from __future__ import annotations
 
 import socket
 import threading
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 import uvicorn
@@ -53,15 +56,16 @@ def free_port() -> int:
 class ConsoleServer:
     """`start()` serves on 127.0.0.1:`port` until `stop()`."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, clock: Literal["virtual", "system"] = "virtual") -> None:
         self.port = port
+        self.clock: Literal["virtual", "system"] = clock
         self.url = f"http://127.0.0.1:{port}"
         self._server: uvicorn.Server | None = None
         self._ready = threading.Event()
         self._thread = threading.Thread(target=anyio.run, args=(self._serve,), daemon=True)
 
     async def _serve(self) -> None:
-        async with Runtime(clock="virtual", tasks=TASKS) as runtime:
+        async with Runtime(clock=self.clock, tasks=TASKS) as runtime:
             app = Starlette(routes=[*console_routes(lambda: runtime),
                                     Mount("/", create_app(runtime))])
             self._server = uvicorn.Server(uvicorn.Config(

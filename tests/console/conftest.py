@@ -26,6 +26,15 @@ def console_server() -> Iterator[ConsoleServer]:
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def realtime_console_server() -> Iterator[ConsoleServer]:
+    """A server on the system clock, where a long Wait keeps an execution running."""
+    server = ConsoleServer(free_port(), clock="system")
+    server.start()
+    yield server
+    server.stop()
+
+
 # Module scope: while Playwright's sync API is open, the thread counts as running an event
 # loop, so no later test could call anyio.run.
 @pytest.fixture(scope="module")

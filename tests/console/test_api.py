@@ -116,3 +116,161 @@ def test_mistakes_are_answered_with_400(console_server: ConsoleServer) -> None:
     assert (status, answer["message"]) == (400, "'event' must be an event id (an integer)")
     status, answer = _call(console_server, "validate", {})
     assert (status, answer["message"]) == (400, "'definition' is required (a string)")
+
+
+#: On the system clock, an execution of this runs until it is stopped.
+BLOCKING = json.dumps({"StartAt": "Block", "States": {
+    "Block": {"Type": "Wait", "Seconds": 3600, "End": True}}})
+
+
+def _aws(server: ConsoleServer, operation: str, body: dict[str, Any]) -> Any:
+    """A call to the AWS JSON 1.0 API served beside the console."""
+    request = urllib.request.Request(
+        f"{server.url}/", data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/x-amz-json-1.0",
+                 "X-Amz-Target": f"AWSStepFunctions.{operation}"})
+    with urllib.request.urlopen(request) as response:
+        return json.load(response)
+
+
+def _described(server: ConsoleServer, arn: str) -> Any:
+    return _call(server, f"state-machine?arn={urllib.parse.quote(arn)}")[1]
+
+
+def test_saving_publishes_versions_and_executions_run_on_them(
+        console_server: ConsoleServer) -> None:
+    _, created = _call(console_server, "state-machines", {
+        "name": "ApiVersions", "definition": HOLD_THEN_CHARGE, "publish": True,
+        "versionDescription": "first cut"})
+    machine = created["stateMachineArn"]
+    assert (created["stateMachineVersionArn"], created["version"]) == (f"{machine}:1", 1)
+
+    # Saving the same definition again publishes nothing new: the latest version is it.
+    _, same = _call(console_server, "state-machine", {
+        "stateMachineArn": machine, "definition": HOLD_THEN_CHARGE, "publish": True})
+    assert same["version"] == 1
+    _, unpublished = _call(console_server, "state-machine", {
+        "stateMachineArn": machine, "definition": BLOCKING})
+    assert "version" not in unpublished
+    _, second = _call(console_server, "state-machine", {
+        "stateMachineArn": machine, "definition": BLOCKING, "publish": True})
+    assert second["version"] == 2
+
+    described = _described(console_server, machine)
+    assert [(v["version"], v["description"]) for v in described["versions"]] == [
+        (2, None), (1, "first cut")]
+    assert described["definition"] == BLOCKING
+
+    # An execution on version 1 runs (and shows) version 1's definition, not the machine's.
+    _, started = _call(console_server, "executions", {
+        "stateMachineArn": f"{machine}:1", "input": '{"amount": 1}', "name": "on-v1"})
+    run = _finished(console_server, started["executionArn"])
+    assert run["execution"]["status"] == "SUCCEEDED"
+    assert (run["execution"]["version"], run["definitionSource"]) == (1, "version")
+    assert run["definition"] == HOLD_THEN_CHARGE
+    _, listed = _call(console_server,
+                      f"executions?stateMachineArn={urllib.parse.quote(machine)}")
+    assert [(e["name"], e["version"]) for e in listed["executions"]] == [("on-v1", 1)]
+
+
+def test_a_version_description_needs_publish(console_server: ConsoleServer) -> None:
+    # AWS: "Version description can only be set when publish is true".
+    status, answer = _call(console_server, "state-machines", {
+        "name": "ApiNoPublish", "definition": HOLD_THEN_CHARGE, "versionDescription": "x"})
+    assert (status, answer["error"]) == (400, "ValidationException")
+    never_created = "arn:aws:states:us-east-1:123456789012:stateMachine:ApiNoPublish"
+    status, _ = _call(console_server, f"state-machine?arn={urllib.parse.quote(never_created)}")
+    assert status == 400
+
+
+def test_the_definition_of_an_execution_says_when_the_machine_changed_since(
+        console_server: ConsoleServer) -> None:
+    _, created = _call(console_server, "state-machines",
+                       {"name": "ApiChanged", "definition": HOLD_THEN_CHARGE})
+    machine = created["stateMachineArn"]
+    _, started = _call(console_server, "executions",
+                       {"stateMachineArn": machine, "input": '{"amount": 1}'})
+    before = _finished(console_server, started["executionArn"])
+    assert before["definitionSource"] == "stateMachine"
+    _call(console_server, "state-machine", {"stateMachineArn": machine, "definition": BLOCKING})
+    _, after = _call(console_server,
+                     f"execution?arn={urllib.parse.quote(started['executionArn'])}")
+    assert (after["definitionSource"], after["definition"]) == ("updated", BLOCKING)
+
+
+def test_stop_a_running_execution(realtime_console_server: ConsoleServer) -> None:
+    console_server = realtime_console_server
+    _, created = _call(console_server, "state-machines",
+                       {"name": "ApiBlocking", "definition": BLOCKING})
+    _, started = _call(console_server, "executions",
+                       {"stateMachineArn": created["stateMachineArn"], "name": "stuck"})
+    arn = started["executionArn"]
+    assert _call(console_server, f"execution?arn={urllib.parse.quote(arn)}")[1][
+        "execution"]["status"] == "RUNNING"
+    status, stopped = _call(console_server, "stop", {
+        "executionArn": arn, "error": "Operator", "cause": "taking too long"})
+    assert (status, stopped["execution"]["status"]) == (200, "ABORTED")
+    _, described = _call(console_server, f"execution?arn={urllib.parse.quote(arn)}")
+    assert (described["execution"]["error"], described["execution"]["cause"]) == (
+        "Operator", "taking too long")
+    assert described["events"][-1]["type"] == "ExecutionAborted"
+    # Stopping an execution that has ended changes nothing.
+    _, again = _call(console_server, "stop", {"executionArn": arn})
+    assert again["execution"]["status"] == "ABORTED"
+
+
+def test_the_events_after_an_id(console_server: ConsoleServer) -> None:
+    _, created = _call(console_server, "state-machines",
+                       {"name": "ApiAfter", "definition": HOLD_THEN_CHARGE})
+    _, started = _call(console_server, "executions", {
+        "stateMachineArn": created["stateMachineArn"], "input": '{"amount": 1}'})
+    everything = _finished(console_server, started["executionArn"])["events"]
+    arn = urllib.parse.quote(started["executionArn"])
+    _, tail = _call(console_server, f"execution?arn={arn}&after=4")
+    assert tail["events"] == everything[4:]
+    assert _call(console_server, f"execution?arn={arn}&after=x")[0] == 400
+
+
+def test_delete_a_state_machine_while_an_execution_runs(
+        realtime_console_server: ConsoleServer) -> None:
+    console_server = realtime_console_server
+    _, created = _call(console_server, "state-machines", {
+        "name": "ApiDeleted", "definition": BLOCKING, "publish": True})
+    machine = created["stateMachineArn"]
+    _, started = _call(console_server, "executions",
+                       {"stateMachineArn": f"{machine}:1", "name": "orphan"})
+    assert _call(console_server, "delete-state-machine", {"stateMachineArn": machine}) == (
+        200, {})
+    status, answer = _call(console_server, f"state-machine?arn={urllib.parse.quote(machine)}")
+    assert (status, answer["error"]) == (400, "StateMachineDoesNotExist")
+    # The execution goes on, shown without a definition; it can still be stopped.
+    arn = urllib.parse.quote(started["executionArn"])
+    _, orphan = _call(console_server, f"execution?arn={arn}")
+    assert (orphan["execution"]["status"], orphan["definition"],
+            orphan["definitionSource"]) == ("RUNNING", None, "deleted")
+    assert _call(console_server, "stop", {"executionArn": started["executionArn"]})[1][
+        "execution"]["status"] == "ABORTED"
+    # AWS answers success for a state machine that does not exist (any more).
+    assert _call(console_server, "delete-state-machine", {"stateMachineArn": machine}) == (
+        200, {})
+
+
+def test_delete_a_version_unless_an_alias_routes_to_it(console_server: ConsoleServer) -> None:
+    _, created = _call(console_server, "state-machines", {
+        "name": "ApiAliased", "definition": HOLD_THEN_CHARGE, "publish": True})
+    machine = created["stateMachineArn"]
+    _call(console_server, "state-machine",
+          {"stateMachineArn": machine, "definition": BLOCKING, "publish": True})
+    _aws(console_server, "CreateStateMachineAlias", {
+        "name": "live", "routingConfiguration": [
+            {"stateMachineVersionArn": f"{machine}:1", "weight": 100}]})
+    aliases = _described(console_server, machine)["aliases"]
+    assert [(a["name"], a["routingConfiguration"]) for a in aliases] == [
+        ("live", [{"stateMachineVersionArn": f"{machine}:1", "weight": 100}])]
+
+    status, refused = _call(console_server, "delete-state-machine",
+                            {"stateMachineArn": f"{machine}:1"})
+    assert (status, refused["error"]) == (400, "ConflictException")
+    assert _call(console_server, "delete-state-machine",
+                 {"stateMachineArn": f"{machine}:2"})[0] == 200
+    assert [v["version"] for v in _described(console_server, machine)["versions"]] == [1]
