@@ -218,3 +218,224 @@ def test_state_machines_list(console_server: ConsoleServer, page: Any,
     expect(page.locator('#machine-graph [data-state="Charge"]')).to_be_visible()
     page.goto(f"{console_server.url}/console/")
     page.screenshot(path=screenshots / "state-machines.png", full_page=True)
+
+
+INVENTORY = {
+    "Comment": "Reserve stock, then wait for the warehouse",
+    "StartAt": "Reserve",
+    "States": {
+        "Reserve": {"Type": "Pass", "Next": "AwaitWarehouse"},
+        "AwaitWarehouse": {"Type": "Wait", "Seconds": 3600, "End": True},
+    },
+}
+
+
+def test_publish_versions_run_one_stop_it_and_delete_the_machine(
+        realtime_console_server: ConsoleServer, page: Any, screenshots: Path) -> None:
+    """On the system clock: the execution waits an hour, until it is stopped."""
+    from playwright.sync_api import expect
+
+    console_server = realtime_console_server
+    expect.set_options(timeout=WAIT_MS)
+    page.goto(f"{console_server.url}/console/#/editor")
+    expect(page.locator('#editor-graph [data-state="Hello"]')).to_be_visible()
+    page.fill("#machine-name", "Inventory")
+    _set_editor_text(page, json.dumps(INVENTORY, indent=2))
+    expect(page.locator("#diagnostics li.valid")).to_be_visible()
+
+    # Saving with "publish" creates the machine and its version 1, described.
+    expect(page.locator("#version-description")).to_be_disabled()
+    page.check("#publish")
+    page.fill("#version-description", "first cut")
+    page.click("#save")
+    expect(page.locator("h1")).to_have_text("Edit Inventory")
+    expect(page.locator("#latest-version")).to_have_text("Latest version: 1")
+
+    # A change saved with "publish" again: version 2.
+    _set_editor_text(page, json.dumps({**INVENTORY, "Comment": "Second thoughts"}, indent=2))
+    expect(page.locator("#diagnostics li.valid")).to_be_visible()
+    page.check("#publish")
+    page.click("#save")
+    expect(page.locator("#toast")).to_contain_text("Published version 2.")
+    expect(page.locator("#latest-version")).to_have_text("Latest version: 2")
+
+    # The machine lists its versions, newest first; version 1 is started from there.
+    machine = "arn:aws:states:us-east-1:123456789012:stateMachine:Inventory"
+    page.goto(f"{console_server.url}/console/#/machine?arn={machine}")
+    versions = page.locator("#versions tbody tr")
+    expect(versions).to_have_count(2)
+    expect(versions.first).to_have_attribute("data-version", "2")
+    expect(page.locator('#versions tr[data-version="1"]')).to_contain_text("first cut")
+    page.screenshot(path=screenshots / "versions.png", full_page=True)
+    page.click('#versions tr[data-version="1"] .start-version')
+    expect(page.locator("dialog h2")).to_have_text("Start execution of version 1")
+    page.fill("dialog input[name=name]", "on-v1")
+    page.click("dialog button[type=submit]")
+
+    # It runs version 1 and blocks in its task until stopped.
+    expect(page.locator("h1")).to_contain_text("on-v1")
+    expect(page.locator("#execution-version")).to_have_text("1")
+    expect(page.locator("#definition-note")).to_contain_text("version 1")
+    waiting = page.locator('#execution-graph [data-state="AwaitWarehouse"]')
+    expect(waiting).to_have_attribute("data-outcome", "running")
+    expect(page.locator("h1 .badge")).to_have_text("RUNNING")
+    page.click("#stop-execution")
+    expect(page.locator("dialog h2")).to_have_text("Stop on-v1?")
+    page.fill("dialog input[name=cause]", "the warehouse is closed")
+    page.screenshot(path=screenshots / "stop-execution.png")
+    page.click("dialog button[type=submit]")
+    expect(page.locator("h1 .badge")).to_have_text("ABORTED")
+    expect(page.locator(".facts")).to_contain_text("the warehouse is closed")
+    expect(waiting).to_have_attribute("data-outcome", "failed")
+    expect(page.locator("#stop-execution")).to_have_count(0)
+    expect(page.locator("#redrive")).to_be_visible()
+    expect(page.locator('#events tbody tr').last).to_contain_text("ExecutionAborted")
+
+    # The machine's executions show the version each ran.
+    page.locator(".facts a").click()
+    row = page.locator("#executions tbody tr", has_text="on-v1")
+    expect(row).to_contain_text("ABORTED")
+    expect(row.locator("td").nth(2)).to_have_text("1")
+
+    # Delete it, once its name is typed to confirm.
+    page.click("#delete-machine")
+    submit = page.locator("dialog button[type=submit]")
+    expect(submit).to_be_disabled()
+    page.fill("dialog input[name=confirm]", "Inventor")
+    expect(submit).to_be_disabled()
+    page.fill("dialog input[name=confirm]", "Inventory")
+    submit.click()
+    expect(page.locator("h1")).to_contain_text("State machines")
+    expect(page.get_by_role("link", name="Inventory", exact=True)).to_have_count(0)
+
+    # Its execution is still there, without a definition to draw.
+    execution = "arn:aws:states:us-east-1:123456789012:execution:Inventory:on-v1"
+    page.goto(f"{console_server.url}/console/#/execution?arn={execution}")
+    expect(page.locator("h1 .badge")).to_have_text("ABORTED")
+    expect(page.locator("#definition-note")).to_contain_text("has been deleted")
+    expect(page.locator("#execution-graph")).to_contain_text("No states to draw.")
+
+
+def _chain_and_fan_out(length: int, branches: int, depth: int) -> dict[str, Any]:
+    """A machine too large to show whole at a readable size: a long chain of states, then a
+    Parallel of several branches."""
+    states: dict[str, Any] = {
+        f"Step{i:02d}": {"Type": "Pass", "Next": f"Step{i + 1:02d}" if i + 1 < length
+                         else "FanOut"} for i in range(length)}
+    states["FanOut"] = {"Type": "Parallel", "End": True, "Branches": [
+        {"StartAt": f"B{b}S0", "States": {
+            f"B{b}S{s}": {"Type": "Pass", **({"Next": f"B{b}S{s + 1}"} if s + 1 < depth
+                                              else {"End": True})}
+            for s in range(depth)}} for b in range(branches)]}
+    return {"StartAt": "Step00", "States": states}
+
+
+def test_zoom_and_pan_a_large_graph_without_losing_clicks(
+        console_server: ConsoleServer, page: Any, screenshots: Path) -> None:
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=WAIT_MS)
+    machine = _post(console_server, "state-machines", {
+        "name": "Large", "definition": json.dumps(_chain_and_fan_out(30, 6, 4))}
+                    )["stateMachineArn"]
+    execution = _post(console_server, "executions",
+                      {"stateMachineArn": machine, "name": "whole"})["executionArn"]
+    page.goto(f"{console_server.url}/console/#/execution?arn={execution}")
+    expect(page.locator("h1 .badge")).to_have_text("SUCCEEDED")
+    graph = page.locator("#execution-graph")
+    drawing = graph.locator("svg.graph")
+    viewport = graph.locator("g.viewport")
+    # Too tall to fit: drawn at the smallest readable scale, from the top.
+    expect(drawing).to_have_attribute("data-zoom", "0.750")
+    # (Measured once the outcomes are drawn: that redraw replaces the nodes.)
+    expect(graph.locator('[data-state="Step00"]')).to_have_attribute("data-outcome",
+                                                                     "succeeded")
+    fitted = viewport.get_attribute("transform")
+    first = graph.locator('[data-state="Step00"] > rect')
+    before = first.bounding_box()
+
+    # The wheel zooms around the pointer: Step00 grows where it is.
+    centre = (before["x"] + before["width"] / 2, before["y"] + before["height"] / 2)
+    page.mouse.move(*centre)
+    page.mouse.wheel(0, -300)
+    expect(drawing).not_to_have_attribute("data-zoom", "0.750")
+    zoomed = first.bounding_box()
+    assert zoomed["width"] > before["width"] * 1.5
+    assert abs(zoomed["x"] + zoomed["width"] / 2 - centre[0]) < 2
+    assert abs(zoomed["y"] + zoomed["height"] / 2 - centre[1]) < 2
+
+    # A drag pans, even one that starts on a state, which it does not select.
+    page.mouse.move(*centre)
+    page.mouse.down()
+    page.mouse.move(centre[0] + 60, centre[1] + 40, steps=5)
+    page.mouse.up()
+    panned = first.bounding_box()
+    assert abs(panned["x"] - zoomed["x"] - 60) < 1 and abs(panned["y"] - zoomed["y"] - 40) < 1
+    expect(graph.locator(".state.selected")).to_have_count(0)
+    moved = viewport.get_attribute("transform")
+
+    # A click still selects a state, and the redraw keeps the zoom and pan.
+    graph.locator('[data-state="Step00"]').click()
+    expect(page.locator("#inspector h2")).to_have_text("Step00")
+    expect(graph.locator('[data-state="Step00"]')).to_have_class(re.compile("selected"))
+    assert viewport.get_attribute("transform") == moved
+    page.screenshot(path=screenshots / "large-machine.png", full_page=True)
+
+    # Reset fits the graph again.
+    graph.locator(".graph-reset").click()
+    expect(drawing).to_have_attribute("data-zoom", "0.750")
+    assert viewport.get_attribute("transform") == fitted
+    graph.locator(".graph-zoom-in").click()
+    expect(drawing).to_have_attribute("data-zoom", "0.938")
+
+
+def test_a_long_history_is_paged_and_time_travel_turns_the_pages(
+        console_server: ConsoleServer, page: Any, screenshots: Path) -> None:
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=WAIT_MS)
+    each = {"StartAt": "Each", "States": {"Each": {
+        "Type": "Map", "ItemsPath": "$.items", "End": True,
+        "ItemProcessor": {"StartAt": "Touch",
+                          "States": {"Touch": {"Type": "Pass", "End": True}}}}}}
+    machine = _post(console_server, "state-machines", {
+        "name": "LongHistory", "definition": json.dumps(each)})["stateMachineArn"]
+    execution = _post(console_server, "executions", {
+        "stateMachineArn": machine, "name": "seven-hundred",
+        "input": json.dumps({"items": list(range(700))})})["executionArn"]
+    page.goto(f"{console_server.url}/console/#/execution?arn={execution}")
+    expect(page.locator("h1 .badge")).to_have_text("SUCCEEDED")
+    position = re.search(r"of (\d+)", page.locator("#event-position").inner_text())
+    assert position is not None
+    total = int(position[1])
+    assert total > 2800
+
+    # One page of the table at a time: the one holding the latest event.
+    rows = page.locator("#events tbody tr")
+    last_page = (total - 1) // 100 * 100 + 1
+    expect(page.locator("#events-page")).to_have_text(f"{last_page}\u2013{total} of {total}")
+    expect(rows).to_have_count(total - last_page + 1)
+    expect(page.locator(f'#events tr[data-event="{total}"]')).to_have_class("current")
+
+    # Time travel to an event far back turns the table to its page.
+    page.locator("#event-slider").evaluate(
+        "(slider) => { slider.value = 1500; slider.dispatchEvent(new Event('input')); }")
+    expect(page.locator("#event-position")).to_contain_text(f"Event 1500 of {total}")
+    expect(page.locator("#events-page")).to_have_text(f"1401\u20131500 of {total}")
+    expect(rows).to_have_count(100)
+    expect(page.locator('#events tr[data-event="1500"]')).to_have_class("current")
+    expect(page.locator('#events tr[data-event="1499"]')).to_have_class("")
+    expect(page.locator('#execution-graph [data-state="Each"]')).to_have_attribute(
+        "data-outcome", "running")
+    page.screenshot(path=screenshots / "long-history.png")
+
+    # The pager turns pages without moving the cursor; a row click moves it.
+    page.click("#events-first-page")
+    expect(page.locator("#events-page")).to_have_text(f"1\u2013100 of {total}")
+    expect(page.locator("#events-previous-page")).to_be_disabled()
+    expect(page.locator("#event-position")).to_contain_text("Event 1500")
+    page.click('#events tr[data-event="42"]')
+    expect(page.locator("#event-position")).to_contain_text(f"Event 42 of {total}")
+    expect(page.locator('#events tr[data-event="43"]')).to_have_class("future")
+    page.click("#next-event")
+    expect(page.locator('#events tr[data-event="43"]')).to_have_class("current")

@@ -17,17 +17,24 @@ const query = (params) => new URLSearchParams(
 export const api = {
   stateMachines: () => call("GET", "state-machines"),
   stateMachine: (arn) => call("GET", `state-machine?${query({arn})}`),
-  createStateMachine: (name, definition, type) =>
-    call("POST", "state-machines", {name, definition, type}),
-  updateStateMachine: (stateMachineArn, definition) =>
-    call("POST", "state-machine", {stateMachineArn, definition}),
+  // `publishing`: {publish, versionDescription}, to publish a version of what is saved.
+  createStateMachine: (name, definition, type, publishing = {}) =>
+    call("POST", "state-machines", {name, definition, type, ...publishing}),
+  updateStateMachine: (stateMachineArn, definition, publishing = {}) =>
+    call("POST", "state-machine", {stateMachineArn, definition, ...publishing}),
+  // A state machine (with its versions and aliases), or one version.
+  deleteStateMachine: (stateMachineArn) =>
+    call("POST", "delete-state-machine", {stateMachineArn}),
   validate: (definition, type) => call("POST", "validate", {definition, type}),
   graph: (definition) => call("POST", "graph", {definition}),
   executions: (stateMachineArn, status) =>
     call("GET", `executions?${query({stateMachineArn, status})}`),
   startExecution: (stateMachineArn, input, name) =>
     call("POST", "executions", {stateMachineArn, input, name}),
-  execution: (arn) => call("GET", `execution?${query({arn})}`),
+  // The execution, with the events after id `after` (all of them when not given).
+  execution: (arn, after) => call("GET", `execution?${query({arn, after})}`),
+  stopExecution: (executionArn, error, cause) =>
+    call("POST", "stop", {executionArn, error, cause}),
   stateAt: (arn, event) => call("GET", `state-at?${query({arn, event})}`),
   fork: (executionArn, event, {input, definition, name}) =>
     call("POST", "fork", {executionArn, event, input, definition, name}),

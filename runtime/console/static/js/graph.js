@@ -149,27 +149,174 @@ function drawMachine(layout, parent, dx, dy, options) {
 }
 
 /**
+ * The layout of a graph, computed once per graph object: views redraw the same graph at
+ * every step of time travel, and dagre takes a while on a large machine.
+ */
+const layouts = new WeakMap();
+
+function layoutOf(graph) {
+  let layout = layouts.get(graph);
+  if (!layout) {
+    layout = layoutMachine(graph, true);
+    layouts.set(graph, layout);
+  }
+  return layout;
+}
+
+/** The zoom and pan of each container's graph, kept across redraws. */
+const views = new WeakMap();
+
+/**
  * Replace `container`'s content with the graph. options: outcomes (state name -> {outcome}),
  * selected (a state name), onSelect(name).
+ *
+ * The graph is drawn in a viewport that zooms with the wheel (around the pointer) and the
+ * +/- buttons, pans by dragging, and is fitted again by the reset button. Redrawing in the
+ * same container keeps the user's zoom and pan; a graph never zoomed or panned is fitted
+ * again (the editor redraws as the definition changes).
  */
 export function renderGraph(container, graph, options = {}) {
-  container.replaceChildren();
   if (!graph || graph.nodes.length === 0) {
-    container.append(Object.assign(document.createElement("p"),
-                                   {className: "muted", textContent: "No states to draw."}));
+    views.delete(container);
+    const empty = Object.assign(document.createElement("p"),
+                                {className: "muted", textContent: "No states to draw."});
+    container.replaceChildren(empty);
     return;
   }
-  const layout = layoutMachine(graph, true);
-  const root = svg("svg", {viewBox: `0 0 ${layout.width} ${layout.height}`, class: "graph",
-                           width: layout.width, height: layout.height, role: "img"});
-  const defs = svg("defs");
-  const arrow = svg("marker", {id: "arrow", viewBox: "0 0 10 10", refX: 9, refY: 5,
-                               markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse"});
-  arrow.append(svg("path", {d: "M0,0 L10,5 L0,10 z", class: "arrowhead"}));
-  defs.append(arrow);
-  root.append(defs);
-  drawMachine(layout, root, 0, 0, options);
-  container.append(root);
+  const layout = layoutOf(graph);
+  let view = views.get(container);
+  if (!view) {
+    view = new GraphViewport(container);
+    views.set(container, view);
+  }
+  view.show(layout, options);
+}
+
+const MIN_SCALE = 0.1;
+const MAX_SCALE = 4;
+/** Fitting a large machine stops shrinking it here, where state names are still readable;
+ * the rest is reached by panning. */
+const READABLE_SCALE = 0.75;
+const MIN_HEIGHT = 220;
+const MAX_HEIGHT = 640;
+const MARGIN = 12;
+/** A press that moves less than this is a click, not a drag. */
+const DRAG_THRESHOLD = 4;
+
+class GraphViewport {
+  constructor(container) {
+    this.layout = null;
+    this.moved = false;       // zoomed or panned by the user since the last fit
+    this.transform = {x: 0, y: 0, k: 1};
+    this.root = svg("svg", {class: "graph", role: "img", width: "100%"});
+    const defs = svg("defs");
+    const arrow = svg("marker", {id: "arrow", viewBox: "0 0 10 10", refX: 9, refY: 5,
+                                 markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse"});
+    arrow.append(svg("path", {d: "M0,0 L10,5 L0,10 z", class: "arrowhead"}));
+    defs.append(arrow);
+    this.content = svg("g", {class: "viewport"});
+    this.root.append(defs, this.content);
+    const button = (label, title, className, onclick) => Object.assign(
+      document.createElement("button"), {type: "button", textContent: label, title, className,
+                                         onclick});
+    const toolbar = document.createElement("div");
+    toolbar.className = "graph-toolbar";
+    toolbar.append(
+      button("+", "Zoom in", "graph-zoom-in", () => this.zoomBy(1.25)),
+      button("\u2212", "Zoom out", "graph-zoom-out", () => this.zoomBy(0.8)),
+      button("Reset", "Fit the graph (zoom and position)", "graph-reset", () => this.fit()));
+    container.replaceChildren(toolbar, this.root);
+    container.classList.add("zoomable");
+    this.listen();
+  }
+
+  show(layout, options) {
+    const fresh = layout !== this.layout;
+    this.layout = layout;
+    this.content.replaceChildren();
+    drawMachine(layout, this.content, 0, 0, options);
+    if (fresh && !this.moved) this.fit();
+  }
+
+  /** The whole graph when it is small enough; else as much as fits at a readable scale,
+   * from the top and centred (or from its left edge when wider than the box). */
+  fit() {
+    const {width, height} = this.layout;
+    const boxWidth = Math.max(200, this.root.getBoundingClientRect().width);
+    const k = Math.max(READABLE_SCALE, Math.min(1, (boxWidth - 2 * MARGIN) / width,
+                                                (MAX_HEIGHT - 2 * MARGIN) / height));
+    const boxHeight = Math.min(MAX_HEIGHT, Math.max(MIN_HEIGHT, height * k + 2 * MARGIN));
+    this.root.setAttribute("height", boxHeight);
+    const spare = boxWidth - width * k;
+    this.moved = false;
+    this.apply({x: spare > 0 ? spare / 2 : MARGIN,
+                y: Math.max(MARGIN, (boxHeight - height * k) / 2), k});
+  }
+
+  apply(transform) {
+    this.transform = transform;
+    this.content.setAttribute("transform",
+                              `translate(${transform.x},${transform.y}) scale(${transform.k})`);
+    this.root.dataset.zoom = transform.k.toFixed(3);
+  }
+
+  /** Zoom by `factor` keeping the point (x, y) of the box (default: its centre) in place. */
+  zoomBy(factor, x = null, y = null) {
+    const box = this.root.getBoundingClientRect();
+    x ??= box.width / 2;
+    y ??= box.height / 2;
+    const {x: tx, y: ty, k} = this.transform;
+    const scale = Math.min(MAX_SCALE, Math.max(MIN_SCALE, k * factor));
+    const ratio = scale / k;
+    this.moved = true;
+    this.apply({x: x - (x - tx) * ratio, y: y - (y - ty) * ratio, k: scale});
+  }
+
+  listen() {
+    const root = this.root;
+    root.addEventListener("wheel", (event) => {
+      event.preventDefault();
+      const box = root.getBoundingClientRect();
+      // Pixel deltas from a mouse wheel notch are ~100; trackpads send many small ones.
+      const delta = event.deltaMode === 1 ? event.deltaY * 33 : event.deltaY;
+      this.zoomBy(Math.exp(-delta * 0.002), event.clientX - box.left, event.clientY - box.top);
+    }, {passive: false});
+
+    let press = null;        // where a press began, and the transform then
+    let dragged = false;     // the press became a drag: its click must not select a state
+    root.addEventListener("pointerdown", (event) => {
+      if (event.button !== 0) return;
+      press = {x: event.clientX, y: event.clientY, id: event.pointerId, from: this.transform};
+      dragged = false;
+    });
+    root.addEventListener("pointermove", (event) => {
+      if (!press || event.pointerId !== press.id) return;
+      const dx = event.clientX - press.x;
+      const dy = event.clientY - press.y;
+      if (!dragged && Math.hypot(dx, dy) < DRAG_THRESHOLD) return;
+      if (!dragged) {
+        dragged = true;
+        // Captured only once it is a drag: a capture from the press would retarget a plain
+        // click on a state to the whole graph.
+        root.setPointerCapture(event.pointerId);
+        root.classList.add("panning");
+      }
+      this.moved = true;
+      this.apply({...press.from, x: press.from.x + dx, y: press.from.y + dy});
+    });
+    const release = () => {
+      press = null;
+      root.classList.remove("panning");
+    };
+    root.addEventListener("pointerup", release);
+    root.addEventListener("pointercancel", release);
+    root.addEventListener("click", (event) => {
+      if (dragged) {
+        event.stopPropagation();
+        dragged = false;
+      }
+    }, true);
+  }
 }
 
 /** The legend for outcome colours. */

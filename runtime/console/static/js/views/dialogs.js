@@ -1,11 +1,12 @@
-// Modal dialogs: start an execution, fork an execution.
+// Modal dialogs: start, fork and stop an execution; delete a state machine or a version.
 
 import {api} from "../api.js";
 import {h, toast} from "../dom.js";
 
-function modal(title, fields, submitLabel, onSubmit) {
+function modal(title, fields, submitLabel, onSubmit, {danger = false} = {}) {
   const error = h("p", {class: "dialog-error", hidden: true});
-  const submit = h("button", {class: "primary", type: "submit"}, submitLabel);
+  const submit = h("button", {class: danger ? "danger" : "primary", type: "submit"},
+                   submitLabel);
   const dialog = h("dialog", {class: "modal"},
     h("form", {method: "dialog"},
       h("h2", {}, title), fields, error,
@@ -38,11 +39,15 @@ function parsesAsJson(text, what) {
   }
 }
 
-/** Ask for a name and an input, start an execution of `stateMachineArn`, open it. */
-export function startExecutionDialog(stateMachineArn, input = "{}") {
+/**
+ * Ask for a name and an input, start an execution of `stateMachineArn` (a state machine or
+ * one of its versions, named in `title`), open it.
+ */
+export function startExecutionDialog(stateMachineArn,
+                                     {input = "{}", title = "Start execution"} = {}) {
   const name = h("input", {name: "name", placeholder: "(generated)", autocomplete: "off"});
   const inputBox = h("textarea", {name: "input", rows: 10, spellcheck: "false", value: input});
-  modal("Start execution", [
+  modal(title, [
     h("label", {}, "Name", name),
     h("label", {}, "Input", inputBox),
   ], "Start execution", async () => {
@@ -85,4 +90,46 @@ export function forkDialog(executionArn, eventId, stateInput, definition) {
     toast("Forked.", false);
     location.hash = `#/execution?arn=${encodeURIComponent(fork)}`;
   });
+}
+
+/** Confirm stopping a running execution (with an optional error and cause), then `onStopped`. */
+export function stopExecutionDialog(executionArn, executionName, onStopped) {
+  const error = h("input", {name: "error", placeholder: "(none)", autocomplete: "off"});
+  const cause = h("input", {name: "cause", placeholder: "(none)", autocomplete: "off"});
+  modal(`Stop ${executionName}?`, [
+    h("p", {}, "The execution ends ABORTED, where it is now; it can be redriven later."),
+    h("label", {}, "Error", error),
+    h("label", {}, "Cause", cause),
+  ], "Stop execution", async () => {
+    await api.stopExecution(executionArn, error.value.trim(), cause.value.trim());
+    toast("Stopped.", false);
+    await onStopped();
+  }, {danger: true});
+}
+
+/**
+ * Confirm deleting a state machine (its versions and aliases with it) or one version by
+ * typing its name or version number, then `onDeleted`.
+ */
+export function deleteDialog({stateMachineArn, name, version}, onDeleted) {
+  const expected = version ? String(version) : name;
+  const what = version ? `version ${version} of ${name}` : `state machine ${name}`;
+  const typed = h("input", {name: "confirm", autocomplete: "off", placeholder: expected});
+  const dialog = modal(`Delete ${what}?`, [
+    h("p", {}, version
+      ? "Executions already started on it run to their end. An alias that routes to it " +
+        "must be changed first."
+      : "Its versions and aliases are deleted with it. Executions already running go on " +
+        "to their end."),
+    h("label", {}, `Type ${version ? "the version number" : "its name"} to confirm`, typed),
+  ], "Delete", async () => {
+    if (typed.value.trim() !== expected) throw new Error(`Type "${expected}" to confirm.`);
+    await api.deleteStateMachine(stateMachineArn);
+    toast("Deleted.", false);
+    onDeleted();
+  }, {danger: true});
+  const submit = dialog.querySelector("button[type=submit]");
+  const check = () => { submit.disabled = typed.value.trim() !== expected; };
+  typed.addEventListener("input", check);
+  check();
 }

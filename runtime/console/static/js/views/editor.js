@@ -1,5 +1,6 @@
 // The definition editor: CodeMirror with the server's validator as the linter (diagnostics
-// at the offending line), the graph redrawn as you type, Save (create or update) and Run.
+// at the offending line), the graph redrawn as you type, Save (create or update, and publish
+// a version of what is saved when asked) and Run.
 
 import {api} from "../api.js";
 import {debounce, fill, h, toast} from "../dom.js";
@@ -42,6 +43,15 @@ export async function showEditor(main, {arn}) {
                            value: machine?.name ?? "", disabled: Boolean(machine)});
   const type = h("select", {id: "machine-type", disabled: Boolean(machine)},
     ["STANDARD", "EXPRESS"].map((t) => h("option", {value: t, selected: machine?.type === t}, t)));
+  const publish = h("input", {type: "checkbox", id: "publish"});
+  const description = h("input", {id: "version-description", placeholder: "Version description",
+                                  autocomplete: "off", disabled: true});
+  publish.addEventListener("change", () => { description.disabled = !publish.checked; });
+  const latestVersion = h("span", {class: "muted", id: "latest-version"});
+  const showLatest = (version) => {
+    fill(latestVersion, version ? `Latest version: ${version}` : "");
+  };
+  showLatest(machine?.versions[0]?.version);
   const list = h("ul", {class: "diagnostics", id: "diagnostics"});
   const graphBox = h("div", {class: "graph-box", id: "editor-graph"});
   const editorBox = h("div", {class: "editor", id: "editor"});
@@ -53,7 +63,9 @@ export async function showEditor(main, {arn}) {
       h("div", {class: "buttons"},
         h("button", {id: "save", onclick: save}, "Save"),
         h("button", {class: "primary", id: "run", onclick: run}, "Run"))),
-    h("div", {class: "filters"}, h("label", {}, "Name ", name), h("label", {}, "Type ", type)),
+    h("div", {class: "filters"}, h("label", {}, "Name ", name), h("label", {}, "Type ", type),
+      h("label", {class: "publish"}, publish, " Publish a version on save"), description,
+      latestVersion),
     h("section", {class: "split"},
       h("div", {}, editorBox, list),
       h("div", {}, graphBox)));
@@ -88,15 +100,20 @@ export async function showEditor(main, {arn}) {
 
   async function save() {
     const text = view.state.doc.toString();
+    const request = publish.checked
+      ? {publish: true, versionDescription: description.value.trim() || undefined} : {};
+    const published = (answer) => answer.version ? ` Published version ${answer.version}.` : "";
     try {
       if (machine) {
-        await api.updateStateMachine(machine.stateMachineArn, text);
+        const answer = await api.updateStateMachine(machine.stateMachineArn, text, request);
         savedText = text;
-        toast("Saved.", false);
+        toast(`Saved.${published(answer)}`, false);
+        if (answer.version) showLatest(answer.version);
         return machine.stateMachineArn;
       }
-      const {stateMachineArn} = await api.createStateMachine(name.value.trim(), text, type.value);
-      toast("Created.", false);
+      const answer = await api.createStateMachine(name.value.trim(), text, type.value, request);
+      const {stateMachineArn} = answer;
+      toast(`Created.${published(answer)}`, false);
       location.hash = `#/editor?arn=${encodeURIComponent(stateMachineArn)}`;
       return stateMachineArn;
     } catch (failure) {

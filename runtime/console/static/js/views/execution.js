@@ -1,25 +1,44 @@
 // One execution: graph coloured by each state's outcome, the state inspector, the event
-// table, and time travel (a step control over the events: the graph, inspector and table
-// show the execution as of the chosen event, from which it can be forked).
+// table (a page at a time: histories run to thousands of events), the definition it runs,
+// and time travel (a step control over the events: the graph, inspector and table show the
+// execution as of the chosen event, from which it can be forked). A running execution is
+// followed (polling for the events it adds) and can be stopped.
 
 import {api} from "../api.js";
 import {
   arnName, debounce, duration, fill, formatDate, h, pretty, statusBadge, toast,
 } from "../dom.js";
 import {legend, renderGraph} from "../graph.js";
-import {forkDialog} from "./dialogs.js";
+import {forkDialog, stopExecutionDialog} from "./dialogs.js";
 
 const REFRESH_MS = 1000;
+const PAGE_SIZE = 100;
 const REDRIVABLE = new Set(["FAILED", "TIMED_OUT", "ABORTED"]);
+/** How sure the server is that the definition shown is the one the execution runs. */
+const DEFINITION_NOTES = {
+  fork: () => "The definition this execution was forked with.",
+  version: (execution) => `The definition of version ${execution.version}, which it runs.`,
+  stateMachine: () => "The state machine's definition, unchanged since this execution started.",
+  updated: () => "The state machine was updated after this execution started: this is its " +
+    "current definition, which may differ from the one the execution runs.",
+  deleted: () => "The state machine has been deleted: its definition is no longer available.",
+};
 
-/** Each event's step (state name): its own, or that of the event it follows from. */
-function stepNames(events) {
-  const byId = new Map();
+/** Add each event's step (state name) to `byId`: its own, or that of the event it follows
+ * from. */
+function addStepNames(events, byId) {
   for (const event of events) {
     const own = (event.stateEnteredEventDetails ?? event.stateExitedEventDetails)?.name;
     byId.set(event.id, own ?? byId.get(event.previousEventId) ?? "");
   }
-  return byId;
+}
+
+const pageOf = (eventId) => Math.max(0, Math.floor((eventId - 1) / PAGE_SIZE));
+
+/** The state machine an execution belongs to (its ARN less the version, if any). */
+function machineArnOf(execution) {
+  const arn = execution.stateMachineArn;
+  return execution.version ? arn.slice(0, arn.lastIndexOf(":")) : arn;
 }
 
 function eventDetails(event) {
@@ -48,8 +67,11 @@ function section(title, body, id) {
 
 export async function showExecution(main, {arn}) {
   let data = await api.execution(arn);
-  const {graph} = await api.graph(data.definition);
+  const {graph} = data.definition ? await api.graph(data.definition) : {graph: null};
+  const steps = new Map();
+  addStepNames(data.events, steps);
   let cursor = data.events.length;           // the event shown (1-based id)
+  let page = pageOf(cursor);                 // the page of the event table shown
   let selected = null;                        // the selected state's name
   let snapshot = null;                        // api.stateAt for `cursor`
   let request = 0;
@@ -60,6 +82,18 @@ export async function showExecution(main, {arn}) {
   const graphBox = h("div", {class: "graph-box", id: "execution-graph"});
   const inspector = h("aside", {class: "inspector", id: "inspector"});
   const tbody = h("tbody");
+  const pageInfo = h("span", {class: "position", id: "events-page"});
+  const pager = {
+    first: h("button", {title: "First page", id: "events-first-page",
+                        onclick: () => showPage(0)}, "\u00AB"),
+    previous: h("button", {title: "Previous page", id: "events-previous-page",
+                           onclick: () => showPage(page - 1)}, "\u2039"),
+    next: h("button", {title: "Next page", id: "events-next-page",
+                       onclick: () => showPage(page + 1)}, "\u203A"),
+    last: h("button", {title: "Last page", id: "events-last-page",
+                       onclick: () => showPage(Infinity)}, "\u00BB"),
+  };
+  const definitionSection = h("section", {id: "execution-definition"});
   const step = (delta) => moveTo(Math.min(data.events.length, Math.max(1, cursor + delta)));
 
   main.append(
@@ -73,16 +107,20 @@ export async function showExecution(main, {arn}) {
       h("button", {title: "Latest event", id: "last-event",
                    onclick: () => moveTo(data.events.length)}, "\u00BB"),
       position,
-      h("button", {id: "fork", onclick: openFork}, "Fork from here")),
+      h("button", {id: "fork", onclick: openFork, disabled: !data.definition},
+        "Fork from here")),
     h("section", {class: "split execution-split"},
       h("div", {}, graphBox, legend()),
       inspector),
     h("section", {},
-      h("h2", {}, "Events"),
+      h("div", {class: "title-row"}, h("h2", {}, "Events"),
+        h("div", {class: "buttons pager"},
+          pager.first, pager.previous, pageInfo, pager.next, pager.last)),
       h("table", {class: "list events", id: "events"},
         h("thead", {}, h("tr", {}, ["ID", "Type", "Step", "Elapsed", ""]
           .map((title) => h("th", {}, title)))),
-        tbody)));
+        tbody)),
+    definitionSection);
 
   slider.addEventListener("input", () => moveTo(Number(slider.value)));
 
@@ -105,16 +143,22 @@ export async function showExecution(main, {arn}) {
 
   function drawHeader() {
     const {execution} = data;
+    const machineLink = `#/machine?arn=${encodeURIComponent(machineArnOf(execution))}`;
     fill(header,
       h("div", {class: "title-row"},
         h("h1", {}, execution.name, " ", statusBadge(execution.status)),
         h("div", {class: "buttons"},
+          execution.status === "RUNNING" &&
+            h("button", {id: "stop-execution", class: "danger",
+                         onclick: () => stopExecutionDialog(arn, execution.name, reload)},
+              "Stop execution"),
           REDRIVABLE.has(execution.status) &&
             h("button", {id: "redrive", onclick: redrive}, "Redrive"))),
       h("dl", {class: "facts"},
         h("dt", {}, "State machine"),
-        h("dd", {}, h("a", {href: `#/machine?arn=${encodeURIComponent(
-          execution.stateMachineArn)}`}, arnName(execution.stateMachineArn))),
+        h("dd", {}, h("a", {href: machineLink}, arnName(machineArnOf(execution)))),
+        execution.version && [h("dt", {}, "Version"),
+                              h("dd", {id: "execution-version"}, execution.version)],
         h("dt", {}, "Started"), h("dd", {}, formatDate(execution.startDate)),
         h("dt", {}, "Duration"), h("dd", {}, duration(execution.startDate, execution.stopDate)),
         execution.redriveCount > 0 && [h("dt", {}, "Redrives"),
@@ -125,10 +169,34 @@ export async function showExecution(main, {arn}) {
                             h("dd", {class: "error-text"}, execution.cause)]));
   }
 
+  function drawDefinition() {
+    const note = DEFINITION_NOTES[data.definitionSource]?.(data.execution) ?? "";
+    fill(definitionSection,
+      h("h2", {}, "Definition"),
+      h("p", {class: data.definitionSource === "updated" ? "warning-text" : "muted",
+              id: "definition-note"}, note),
+      data.definition && h("details", {},
+        h("summary", {}, "Show the definition"),
+        h("pre", {class: "json definition"}, pretty(parsedOrText(data.definition)))));
+  }
+
+  /** Show page `number` of the event table (clamped to the pages there are). */
+  function showPage(number) {
+    const pages = Math.max(1, Math.ceil(data.events.length / PAGE_SIZE));
+    page = Math.min(pages - 1, Math.max(0, number));
+    drawEvents();
+  }
+
   function drawEvents() {
-    const steps = stepNames(data.events);
+    const total = data.events.length;
+    const first = page * PAGE_SIZE;
+    const shown = data.events.slice(first, first + PAGE_SIZE);
     const start = data.events[0]?.timestamp ?? 0;
-    tbody.replaceChildren(...data.events.map((event) => {
+    pageInfo.textContent = total === 0 ? "No events"
+      : `${first + 1}\u2013${first + shown.length} of ${total}`;
+    pager.first.disabled = pager.previous.disabled = page === 0;
+    pager.next.disabled = pager.last.disabled = first + PAGE_SIZE >= total;
+    tbody.replaceChildren(...shown.map((event) => {
       const details = eventDetails(event);
       const row = h("tr", {"data-event": event.id,
                            class: event.id > cursor ? "future" : event.id === cursor ? "current" : "",
@@ -213,24 +281,35 @@ export async function showExecution(main, {arn}) {
     }
   }, 60);
 
-  function moveTo(eventId) {
+  /** Show the execution as of `eventId`; the event table turns to its page, unless
+   * `keepPage` and the page shown is not the one the cursor was on (the user is reading
+   * another page while the latest event is followed). */
+  function moveTo(eventId, {keepPage = false} = {}) {
     if (!eventId) return;
+    const turn = !keepPage || page === pageOf(cursor);
     cursor = eventId;
+    if (turn && page !== pageOf(cursor)) {
+      page = pageOf(cursor);
+      drawEvents();
+    }
     drawPosition();
     fetchState();
   }
 
   async function reload() {
     const following = cursor === data.events.length;
-    data = await api.execution(arn);
+    const update = await api.execution(arn, data.events.length);
+    addStepNames(update.events, steps);
+    data = {...update, events: data.events.concat(update.events)};
     drawHeader();
     drawEvents();
-    if (following) moveTo(data.events.length);
+    if (following) moveTo(data.events.length, {keepPage: true});
     else drawPosition();
   }
 
   drawHeader();
   drawEvents();
+  drawDefinition();
   drawGraph();
   moveTo(cursor);
   const timer = setInterval(() => {
