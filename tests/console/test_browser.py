@@ -272,7 +272,7 @@ def test_publish_versions_run_one_stop_it_and_delete_the_machine(
     page.fill("dialog input[name=name]", "on-v1")
     page.click("dialog button[type=submit]")
 
-    # It runs version 1 and blocks in its task until stopped.
+    # It runs version 1 and waits (an hour, on the system clock) until stopped.
     expect(page.locator("h1")).to_contain_text("on-v1")
     expect(page.locator("#execution-version")).to_have_text("1")
     expect(page.locator("#definition-note")).to_contain_text("version 1")
