@@ -173,6 +173,8 @@ class Runtime:
         self.catalog = Catalog(region=region, account=account, clock=self.clock)
         self._executions: dict[str, ExecutionActor] = {}
         self._finished: dict[str, ExecutionActor] = {}
+        #: Task calls in flight, by execution: cancelled when the execution ends.
+        self._calls: dict[str, set[anyio.CancelScope]] = {}
         self.metrics = Metrics(timers=self.timers, open_executions=lambda: [
             actor.state.state_machine_arn for actor in self._executions.values()])
         self._group: TaskGroup | None = None
@@ -481,6 +483,18 @@ class Runtime:
             self._run_effect(actor, effect)
         return arn
 
+    def execution_definition(self, execution_arn: str) -> str:
+        """The text of the definition the execution runs (which its state machine may have
+        changed since, and which a fork may have replaced)."""
+        actor = self._actor(execution_arn)
+        for event in actor.history:
+            if isinstance(event.details, ev.ExecutionStartedDetails):
+                found = self._definitions.get(event.details.definition_id)
+                if found is not None:
+                    return found
+                break
+        return self.state_machine(actor.state.state_machine_arn).definition
+
     def map_runs(self, execution_arn: str) -> list[MapRun]:
         """The Map Runs (Distributed Map states) of an execution, with live counts."""
         state = self._actor(execution_arn).state
@@ -536,6 +550,10 @@ class Runtime:
         self._executions.pop(actor.arn, None)
         self._finished[actor.arn] = actor
         actor.close()
+        # Task calls of an ended execution (stopped, timed out, failed) are abandoned: their
+        # results would be ignored, and a call that never returns would hold virtual time.
+        for call in self._calls.pop(actor.arn, set()):
+            call.cancel()
 
     # -- effects --------------------------------------------------------------------------
 
@@ -625,13 +643,18 @@ class Runtime:
         are enforced there in real time, and also by the reducer's timers, which survive a
         crash."""
         started = anyio.current_time()
+        calls = self._calls.setdefault(actor.arn, set())
+        scope = anyio.CancelScope()
+        calls.add(scope)
         try:
-            message = await run_task(self.resolver, self.clock, actor.arn, effect)
-            self.metrics.observe_task(effect.resource, anyio.current_time() - started)
-            # Queue the outcome before the task stops counting as work, so virtual time
-            # cannot slip past it.
-            actor.tell(message)
+            with scope:
+                message = await run_task(self.resolver, self.clock, actor.arn, effect)
+                self.metrics.observe_task(effect.resource, anyio.current_time() - started)
+                # Queue the outcome before the task stops counting as work, so virtual time
+                # cannot slip past it.
+                actor.tell(message)
         finally:
+            calls.discard(scope)
             self.timers.work_finished()
 
 

@@ -274,3 +274,31 @@ async def test_restarting_a_running_execution_with_the_same_input_is_idempotent(
         assert await stepline_runtime.start_execution(arn, {"v": 1}, name="same") == first
     finally:
         release.set()
+
+
+@pytest.mark.anyio
+async def test_stopping_an_execution_abandons_its_task_call_so_virtual_time_moves_on() -> None:
+    """A call that never returns would otherwise hold virtual time still for everyone."""
+    forever = anyio.Event()
+
+    async def hang(value: Any) -> Any:
+        await forever.wait()
+        return value
+
+    async with Runtime(clock="virtual", tasks={"hang": hang}) as rt:
+        stuck = await rt.start_execution(await rt.create_state_machine("stuck", {
+            "StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "hang", "End": True}}}))
+        await anyio.sleep(0.05)
+        assert (await rt.stop_execution(stuck)).status == "ABORTED"
+        with anyio.fail_after(5):
+            waited = await rt.run({"StartAt": "W", "States": {"W": {
+                "Type": "Wait", "Seconds": 3600, "End": True}}})
+        assert waited.status == "SUCCEEDED"
+
+
+@pytest.mark.anyio
+async def test_execution_definition_is_the_one_the_execution_ran() -> None:
+    first = {"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": 1, "End": True}}}
+    async with Runtime(clock="virtual") as rt:
+        done = await rt.run(first)
+        assert json.loads(rt.execution_definition(done.execution_arn)) == first
