@@ -29,9 +29,8 @@ class ConsoleApi:
 
     def __init__(self, get_runtime: Callable[[], Runtime]) -> None:
         self._get_runtime = get_runtime
-        #: Executions forked with another definition -> that definition's text: the Runtime
-        #: does not expose the definition an execution runs, only its state machine's.
-        self._fork_definitions: dict[str, str] = {}
+        #: Executions this console forked with another definition (for the note shown).
+        self._forked_with_definition: set[str] = set()
 
     @property
     def runtime(self) -> Runtime:
@@ -136,22 +135,22 @@ class ConsoleApi:
                     "definition": definition, "definitionSource": source, "events": history})
 
     def _definition_of(self, execution: Execution) -> tuple[str | None, str]:
-        """The definition to draw an execution with, and how sure it is to be the one the
-        execution runs: "fork" (the definition it was forked with), "version" (a version
-        never changes), "stateMachine" (not updated since the execution started), "updated"
-        (the machine's current definition, updated since), "deleted" (none left)."""
-        forked = self._fork_definitions.get(execution.execution_arn)
-        if forked is not None:
-            return forked, "fork"
+        """The definition the execution runs, and where it came from: "fork" (it was forked
+        with it), "version", "stateMachine" (not updated since the execution started),
+        "updated" (the machine has changed since) or "deleted" (the machine is gone)."""
+        runtime = self.runtime
+        definition = runtime.execution_definition(execution.execution_arn)
+        if execution.execution_arn in self._forked_with_definition:
+            return definition, "fork"
         try:
-            machine = self.runtime.state_machine(execution.state_machine_arn)
+            machine = runtime.state_machine(execution.state_machine_arn)
         except AslError:
-            return None, "deleted"
+            return definition, "deleted"
         if machine.version is not None:
-            return machine.definition, "version"
+            return definition, "version"
         if machine.updated is not None and machine.updated > execution.start_date:
-            return machine.definition, "updated"
-        return machine.definition, "stateMachine"
+            return definition, "updated"
+        return definition, "stateMachine"
 
     async def stop_execution(self, request: Request) -> Response:
         """StopExecution (optional `error` and `cause`); answers once the execution ended."""
@@ -180,7 +179,7 @@ class ConsoleApi:
             definition=definition, name=body.get("name") or None,
             input=MISSING if input_text in (None, "") else _decode(input_text, "input"))
         if definition is not None:
-            self._fork_definitions[arn] = definition
+            self._forked_with_definition.add(arn)
         return _ok({"executionArn": arn})
 
     async def redrive(self, request: Request) -> Response:

@@ -195,7 +195,8 @@ def test_the_definition_of_an_execution_says_when_the_machine_changed_since(
     _call(console_server, "state-machine", {"stateMachineArn": machine, "definition": BLOCKING})
     _, after = _call(console_server,
                      f"execution?arn={urllib.parse.quote(started['executionArn'])}")
-    assert (after["definitionSource"], after["definition"]) == ("updated", BLOCKING)
+    # The machine changed, but the execution is drawn with the definition it ran.
+    assert (after["definitionSource"], after["definition"]) == ("updated", HOLD_THEN_CHARGE)
 
 
 def test_stop_a_running_execution(realtime_console_server: ConsoleServer) -> None:
@@ -243,11 +244,11 @@ def test_delete_a_state_machine_while_an_execution_runs(
         200, {})
     status, answer = _call(console_server, f"state-machine?arn={urllib.parse.quote(machine)}")
     assert (status, answer["error"]) == (400, "StateMachineDoesNotExist")
-    # The execution goes on, shown without a definition; it can still be stopped.
+    # The execution goes on, still drawn with the definition it runs; it can be stopped.
     arn = urllib.parse.quote(started["executionArn"])
     _, orphan = _call(console_server, f"execution?arn={arn}")
     assert (orphan["execution"]["status"], orphan["definition"],
-            orphan["definitionSource"]) == ("RUNNING", None, "deleted")
+            orphan["definitionSource"]) == ("RUNNING", BLOCKING, "deleted")
     assert _call(console_server, "stop", {"executionArn": started["executionArn"]})[1][
         "execution"]["status"] == "ABORTED"
     # AWS answers success for a state machine that does not exist (any more).

@@ -14,14 +14,14 @@ import {forkDialog, stopExecutionDialog} from "./dialogs.js";
 const REFRESH_MS = 1000;
 const PAGE_SIZE = 100;
 const REDRIVABLE = new Set(["FAILED", "TIMED_OUT", "ABORTED"]);
-/** How sure the server is that the definition shown is the one the execution runs. */
+/** Where the definition the execution runs came from (it is always the exact one). */
 const DEFINITION_NOTES = {
   fork: () => "The definition this execution was forked with.",
   version: (execution) => `The definition of version ${execution.version}, which it runs.`,
   stateMachine: () => "The state machine's definition, unchanged since this execution started.",
-  updated: () => "The state machine was updated after this execution started: this is its " +
-    "current definition, which may differ from the one the execution runs.",
-  deleted: () => "The state machine has been deleted: its definition is no longer available.",
+  updated: () => "The state machine was updated after this execution started: this is the " +
+    "definition the execution runs, not the machine's current one.",
+  deleted: () => "The state machine has been deleted: this is the definition the execution ran.",
 };
 
 /** Add each event's step (state name) to `byId`: its own, or that of the event it follows
