@@ -19,7 +19,11 @@ Tables (migration that creates them):
    (execution, kind, key), claimed with a lease like executions.
 
 Triggers NOTIFY `<schema>.inbox`, `<schema>.timers` and `<schema>.outbox` after a statement
-inserted rows there, so idle workers wake without polling.
+inserted rows there that some other worker may have to act on, so idle workers wake without
+polling (migration 6 narrowed the first and the last): timers always; outbox rows only when
+inserted without a lease (a worker inserts the task calls it runs itself already leased);
+inbox rows unless each one's execution is leased to the worker whose session inserted it
+(named by the session setting `stepline.worker`), which steps it without being told.
 """
 
 from __future__ import annotations
@@ -58,10 +62,40 @@ _NOTIFY_FUNCTION: Final = """
 """
 
 
-def _notify_trigger(table: str) -> str:
+def _notify_trigger(table: str, function: str = "cluster_notify") -> str:
     return (f"CREATE TRIGGER {table}_notify AFTER INSERT ON {{schema}}.{table}"
             " REFERENCING NEW TABLE AS inserted"
-            " FOR EACH STATEMENT EXECUTE FUNCTION {schema}.cluster_notify()")
+            f" FOR EACH STATEMENT EXECUTE FUNCTION {{schema}}.{function}()")
+
+
+#: The session setting naming the worker a connection belongs to.
+WORKER_SETTING: Final = "stepline.worker"
+
+_NOTIFY_INBOX: Final = """
+    CREATE FUNCTION {schema}.cluster_notify_inbox() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        -- The statement's own changes (a lease it took) are visible here.
+        IF EXISTS (SELECT 1 FROM inserted AS i JOIN {schema}.executions AS e ON e.arn = i.arn
+                   WHERE e.lease_expires IS NULL OR e.lease_expires < clock_timestamp()
+                       OR e.lease_owner IS DISTINCT FROM
+                           current_setting('""" + WORKER_SETTING + """', true)) THEN
+            PERFORM pg_notify(TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME, '');
+        END IF;
+        RETURN NULL;
+    END
+    $$
+"""
+
+_NOTIFY_OUTBOX: Final = """
+    CREATE FUNCTION {schema}.cluster_notify_outbox() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF EXISTS (SELECT 1 FROM inserted WHERE lease_owner IS NULL) THEN
+            PERFORM pg_notify(TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME, '');
+        END IF;
+        RETURN NULL;
+    END
+    $$
+"""
 
 
 CLUSTER_MIGRATIONS: Final = (
@@ -120,6 +154,12 @@ CLUSTER_MIGRATIONS: Final = (
     Migration(5, "NOTIFY on new inbox, timer and outbox rows", ";\n".join((
         _NOTIFY_FUNCTION, _notify_trigger("inbox"), _notify_trigger("timers"),
         _notify_trigger("outbox")))),
+    Migration(6, "NOTIFY only for inbox and outbox rows another worker may act on", ";\n".join((
+        _NOTIFY_INBOX, _NOTIFY_OUTBOX,
+        "DROP TRIGGER inbox_notify ON {schema}.inbox",
+        _notify_trigger("inbox", "cluster_notify_inbox"),
+        "DROP TRIGGER outbox_notify ON {schema}.outbox",
+        _notify_trigger("outbox", "cluster_notify_outbox")))),
 )
 
 LATEST_CLUSTER_VERSION: Final = CLUSTER_MIGRATIONS[-1].version

@@ -49,7 +49,10 @@ class ClusterStatements:
         # version its state was folded to does anything happen. The stream's head moves with
         # the log's own rule (`runtime.log.postgres`: advanced only from the expected version);
         # the events' primary key is the backstop that fails the whole statement should the
-        # stream have been appended to by anything else.
+        # stream have been appended to by anything else. Task calls are inserted already
+        # leased to `$19` (the committing worker, which runs them at once without a claim; NULL
+        # leaves them to any worker) and returned as (id, key) so it knows which rows it holds.
+        # Their lease length is `$20` seconds.
         self.commit_step = f"""
             WITH gate AS (
                 UPDATE {s}.executions
@@ -88,12 +91,21 @@ class ClusterStatements:
                     AND EXISTS (SELECT FROM gate)
             ),
             queued AS (
-                INSERT INTO {s}.outbox (arn, kind, key, effect)
-                SELECT gate.arn, o.kind, o.key, o.effect
-                FROM gate, unnest($16::text[], $17::text[], $18::bytea[]) AS o(kind, key, effect)
+                INSERT INTO {s}.outbox (arn, kind, key, effect, attempts, lease_owner,
+                                        lease_expires)
+                SELECT gate.arn, o.kind, o.key, o.effect,
+                    CASE WHEN leased THEN 1 ELSE 0 END, CASE WHEN leased THEN $19::text END,
+                    CASE WHEN leased THEN clock_timestamp() + make_interval(secs => $20) END
+                FROM gate, unnest($16::text[], $17::text[], $18::bytea[]) AS o(kind, key, effect),
+                    LATERAL (SELECT $19::text IS NOT NULL AND o.kind = '{TASK_KIND}') AS l(leased)
                 ON CONFLICT (arn, kind, key) DO NOTHING
+                RETURNING id, key, lease_owner
             )
-            SELECT count(*) FROM gate
+            SELECT (SELECT count(*) FROM gate) AS committed,
+                coalesce((SELECT array_agg(id) FROM queued WHERE lease_owner IS NOT NULL),
+                         '{{}}') AS leased_ids,
+                coalesce((SELECT array_agg(key) FROM queued WHERE lease_owner IS NOT NULL),
+                         '{{}}') AS leased_keys
         """
         self.release_execution = (
             f"UPDATE {s}.executions SET lease_expires = NULL WHERE arn = $1 AND lease_owner = $2")
@@ -133,7 +145,13 @@ class ClusterStatements:
             f"UPDATE {s}.outbox SET lease_expires = NULL"
             " WHERE lease_owner = $1 AND id = ANY($2::bigint[])")
         # A task's outcome replaces its outbox row by an inbox message, unless its lease was
-        # taken over meanwhile: then the new holder's outcome is the one delivered.
+        # taken over meanwhile: then the new holder's outcome is the one delivered. The same
+        # statement claims the executions it delivered to whose lease is free (lease `$4`
+        # seconds), so this worker, which likely holds their state, steps them next without
+        # another claim. It returns one row with `delivered` (outcomes delivered) and
+        # `executions` (how many executions they went to) and, for
+        # each claimed execution, what `claim_executions` returns: one row per message, the
+        # ones waiting before (this statement's snapshot) and the ones it delivered.
         self.complete_tasks = f"""
             WITH done AS (
                 DELETE FROM {s}.outbox AS o
@@ -143,8 +161,36 @@ class ClusterStatements:
             ),
             delivered AS (
                 INSERT INTO {s}.inbox (arn, message) SELECT arn, message FROM done ORDER BY id
+                RETURNING id, arn, message
+            ),
+            picked AS (
+                SELECT arn FROM {s}.executions
+                WHERE arn IN (SELECT arn FROM done)
+                    AND (lease_expires IS NULL OR lease_expires < clock_timestamp())
+                FOR UPDATE SKIP LOCKED
+            ),
+            claimed AS (
+                UPDATE {s}.executions AS e
+                SET lease_owner = $1, lease_expires = clock_timestamp() + make_interval(secs => $4)
+                FROM picked WHERE e.arn = picked.arn
+                RETURNING e.arn, e.version, e.state_machine_arn, e.name, e.definition_id
+            ),
+            messages AS (
+                SELECT id, arn, message, timer_key, fired_at FROM {s}.inbox
+                WHERE arn IN (SELECT arn FROM claimed)
+                UNION ALL
+                SELECT id, arn, message, NULL, NULL FROM delivered
+                WHERE arn IN (SELECT arn FROM claimed)
             )
-            SELECT id FROM done
+            SELECT (SELECT count(*) FROM done) AS delivered,
+                (SELECT count(DISTINCT arn) FROM done) AS executions, c.arn, c.version,
+                seen.version AS seen_version, c.state_machine_arn, c.name, c.definition_id,
+                m.id, m.message, m.timer_key, m.fired_at
+            FROM (SELECT) AS one
+            LEFT JOIN (claimed AS c
+                JOIN {s}.executions AS seen ON seen.arn = c.arn
+                JOIN messages AS m ON m.arn = c.arn) ON true
+            ORDER BY c.arn, m.id
         """
         self.start_execution = f"""
             WITH created AS (

@@ -12,11 +12,16 @@ Protocol (tables in `runtime.cluster.schema`, statements in `runtime.cluster.sql
    so exactly one worker advances an execution at a time, and a worker that lost its lease
    (stalled past expiry, taken over) writes nothing.
 2. Timers are rows; any worker moves the due ones into the inbox, each exactly once.
-3. Task invocations are outbox rows, claimed with a lease and run through the same integration
-   resolution as the single-process runtime; the outcome replaces the row by an inbox message
-   in one statement (at most one outcome per row is ever delivered). A worker that dies
-   mid-call stops renewing its leases; after they expire another worker runs the call again
-   with the same idempotency key (at-least-once calls, exactly-once outcomes).
+3. Task invocations are outbox rows, run through the same integration resolution as the
+   single-process runtime. The step that schedules them inserts them already leased to its
+   worker (while it has room for them, `max_tasks`), which runs them at once; other rows are
+   claimed with a lease. The outcome replaces the row by an inbox message in one statement (at
+   most one outcome per row is ever delivered), and that statement also claims the execution
+   when its lease is free, so the worker that holds its state steps it next: an execution
+   whose work is Task calls stays on one worker, with two statements per task (the step's
+   commit, the outcome's delivery) and no state reloads. A worker that dies mid-call stops
+   renewing its leases; after they expire another worker runs the call again with the same
+   idempotency key (at-least-once calls, exactly-once outcomes).
 4. Leases live `lease_seconds` and are renewed every third of that while the work runs.
    NOTIFY wakes idle loops; they also poll, backing off while idle.
 """
@@ -33,7 +38,7 @@ import anyio
 import asyncpg
 import msgspec
 import structlog
-from anyio.abc import TaskStatus
+from anyio.abc import TaskGroup, TaskStatus
 
 from integrations._base import IntegrationSource
 from integrations.aws import AwsIntegrations
@@ -45,13 +50,14 @@ from runtime import store
 from runtime.actor.clock import SystemClock
 from runtime.actor.invoke import run_task
 from runtime.cluster.rows import (
+    TASK_KIND,
     Commit,
     decode_task,
     encode_message,
     inbox_message,
     plan_commit,
 )
-from runtime.cluster.schema import migrate_cluster
+from runtime.cluster.schema import WORKER_SETTING, migrate_cluster
 from runtime.cluster.sql import ClusterStatements
 from runtime.cluster.wakeup import Backoff, Wakeups
 from runtime.effects import Effect
@@ -83,6 +89,10 @@ class WorkerStats(msgspec.Struct, kw_only=True):
     messages: int = 0
     events: int = 0
     tasks: int = 0
+    #: Task calls this worker claimed from the outbox rather than inserted leased to itself.
+    tasks_claimed: int = 0
+    #: Executions claimed by the statement delivering a task's outcome.
+    claimed_on_completion: int = 0
     timers_fired: int = 0
     #: Claims given back untouched: another worker committed between snapshot and lock.
     stale_claims: int = 0
@@ -164,6 +174,8 @@ class Worker:
         self._task_finished = anyio.Event()
         self._completed: list[tuple[int, bytes]] = []
         self._completion_queued = anyio.Event()
+        #: Where steps and task calls that outlive the loop starting them run.
+        self._group: TaskGroup | None = None
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Work until cancelled (start it with `task_group.start(worker.run)` to wait until it
@@ -179,21 +191,29 @@ class Worker:
             self._snapshots = await PostgresSnapshotStore.open(self.dsn, schema=self.schema,
                                                                pool_size=1)
             self._pool = await asyncpg.create_pool(self.dsn, min_size=1,
-                                                   max_size=self.pool_size, reset=_keep_session)
+                                                   max_size=self.pool_size, init=self._name,
+                                                   reset=_keep_session)
             async with self._pool.acquire() as connection:
                 await migrate_cluster(connection, self.schema)
             listener = await asyncpg.connect(self.dsn)
             await self._wakeups.listen(listener)
             async with anyio.create_task_group() as group:
+                self._group = group
                 group.start_soon(self._loop, "steps", self._step_once)
                 group.start_soon(self._loop, "timers", self._fire_timers)
-                group.start_soon(self._task_loop, group)
+                group.start_soon(self._task_loop)
                 group.start_soon(self._completion_loop)
                 group.start_soon(self._renew_loop)
                 task_status.started()
         finally:
             with anyio.CancelScope(shield=True):
                 await self._close(listener)
+
+    async def _name(self, connection: Any) -> None:
+        """Name this worker in the session (kept: the pool does not reset sessions), so the
+        inbox trigger knows the rows it inserts for executions it holds need no NOTIFY."""
+        await connection.execute("SELECT set_config($1, $2, false)", WORKER_SETTING,
+                                 self.worker_id)
 
     async def _close(self, listener: Any) -> None:
         if self._pool is not None and self._running:
@@ -241,6 +261,13 @@ class Worker:
                                           self.lease_seconds, self.claim_batch)
         if not rows:
             return None
+        async with anyio.create_task_group() as group:
+            for claim in self._claims(rows):
+                group.start_soon(self._step, claim)
+        return 0
+
+    def _claims(self, rows: list[Any]) -> list[_Claim]:
+        """The claims in rows of `claim_executions` (one per message), marked as stepping."""
         claims: dict[str, _Claim] = {}
         for row in rows:
             claim = claims.get(row["arn"])
@@ -252,10 +279,7 @@ class Worker:
             claim.inbox_ids.append(row["id"])
             claim.messages.append(inbox_message(row["message"], row["timer_key"],
                                                 row["fired_at"]))
-        async with anyio.create_task_group() as group:
-            for claim in claims.values():
-                group.start_soon(self._step, claim)
-        return 0
+        return list(claims.values())
 
     async def _step(self, claim: _Claim) -> None:
         try:
@@ -280,7 +304,10 @@ class Worker:
                 self._states.pop(claim.arn, None)
                 return
             commit = plan_commit(claim.version, events, effects, state)
-            if not await self._commit(claim, commit):
+            # Task calls beyond this worker's room are left unleased, for any worker.
+            runs_tasks = len(self._running) < self.max_tasks
+            leased = await self._commit(claim, commit, runs_tasks)
+            if leased is None:
                 self.stats.lost_leases += 1
                 self._states.pop(claim.arn, None)
                 return
@@ -288,28 +315,47 @@ class Worker:
             self.stats.messages += len(claim.messages)
             self.stats.events += len(events)
             self._remember(state)
+            self._run_leased(claim.arn, commit, leased)
             await self._snapshot(state, claim.version)
-            if commit.outbox_keys:
+            if len(leased) < commit.outbox_kinds.count(TASK_KIND):
                 self._wakeups.notify("outbox")
             if commit.timer_keys:
                 self._wakeups.notify("timers")
         finally:
             self._stepping.discard(claim.arn)
 
-    async def _commit(self, claim: _Claim, commit: Commit) -> bool:
+    async def _commit(self, claim: _Claim, commit: Commit, runs_tasks: bool
+                      ) -> dict[str, int] | None:
+        """Commit a step; None if the lease was lost, else the task calls inserted leased to
+        this worker (key -> outbox id)."""
         try:
             async with self._pool.acquire() as connection:
-                done: int = await connection.fetchval(
+                row = await connection.fetchrow(
                     self._sql.commit_step, claim.arn, self.worker_id, commit.expected,
                     commit.head, commit.status, commit.stop_date, commit.output, commit.error,
                     commit.cause, commit.versions, commit.types, commit.data, claim.inbox_ids,
                     commit.timer_keys, commit.timer_dues, commit.outbox_kinds,
-                    commit.outbox_keys, commit.outbox_effects)
+                    commit.outbox_keys, commit.outbox_effects,
+                    self.worker_id if runs_tasks else None, self.lease_seconds)
         except BaseException:
             # The commit may or may not have happened: forget the state, reload next time.
             self._states.pop(claim.arn, None)
             raise
-        return done == 1
+        if row["committed"] != 1:
+            return None
+        return dict(zip(row["leased_keys"], row["leased_ids"], strict=True))
+
+    def _run_leased(self, arn: str, commit: Commit, leased: Mapping[str, int]) -> None:
+        """Start the task calls a commit inserted leased to this worker."""
+        if not leased:
+            return
+        assert self._group is not None
+        for kind, key, effect in zip(commit.outbox_kinds, commit.outbox_keys,
+                                     commit.outbox_effects, strict=True):
+            outbox_id = leased.get(key)
+            if kind == TASK_KIND and outbox_id is not None:
+                self._running.add(outbox_id)
+                self._group.start_soon(self._run_task, outbox_id, arn, effect)
 
     async def _release(self, arn: str) -> None:
         async with self._pool.acquire() as connection:
@@ -377,9 +423,13 @@ class Worker:
                                                    self.claim_batch)
             if fired == self.claim_batch:
                 self.stats.timers_fired += fired
+                self._wakeups.notify("inbox")
                 return 0
             due: float | None = await connection.fetchval(self._sql.next_due)
         self.stats.timers_fired += fired
+        if fired:
+            # Timers of executions this worker is stepping notify nobody: look again after.
+            self._wakeups.notify("inbox")
         if due is None:
             return None
         # Never 0 (that means "work found"); a tiny wait for a timer due now is harmless.
@@ -387,7 +437,8 @@ class Worker:
 
     # -- task calls -------------------------------------------------------------------------
 
-    async def _task_loop(self, group: Any) -> None:
+    async def _task_loop(self) -> None:
+        assert self._group is not None
         backoff = Backoff(*self._poll)
         while True:
             free = self.max_tasks - len(self._running)
@@ -409,9 +460,10 @@ class Worker:
                 await self._wakeups.wait("outbox", backoff.idle())
                 continue
             backoff.busy()
+            self.stats.tasks_claimed += len(rows)
             for row in rows:
                 self._running.add(row["id"])
-                group.start_soon(self._run_task, row["id"], row["arn"], row["effect"])
+                self._group.start_soon(self._run_task, row["id"], row["arn"], row["effect"])
 
     async def _run_task(self, outbox_id: int, arn: str, effect: bytes) -> None:
         message = await run_task(self.resolver, self.clock, arn, decode_task(effect))
@@ -419,7 +471,9 @@ class Worker:
         self._completion_queued.set()
 
     async def _completion_loop(self) -> None:
-        """Deliver finished calls' outcomes, all that finished meanwhile in one statement."""
+        """Deliver finished calls' outcomes, all that finished meanwhile in one statement,
+        and step the executions that statement claimed."""
+        assert self._group is not None
         while True:
             await self._completion_queued.wait()
             self._completion_queued = anyio.Event()
@@ -427,16 +481,28 @@ class Worker:
             ids = [outbox_id for outbox_id, _ in batch]
             try:
                 async with self._pool.acquire() as connection:
-                    delivered = await connection.fetch(
+                    rows = await connection.fetch(
                         self._sql.complete_tasks, self.worker_id, ids,
-                        [message for _, message in batch])
-                self.stats.tasks += len(delivered)
+                        [message for _, message in batch], self.lease_seconds)
             except _TRANSIENT as error:
                 # Their leases lapse and the calls are made again elsewhere.
                 log.warning("cluster.completion_failed", worker=self.worker_id,
                             error=repr(error), calls=len(ids))
+                rows = []
             self._running.difference_update(ids)
             self._task_finished.set()
+            if not rows:
+                continue
+            delivered = rows[0]["delivered"]
+            self.stats.tasks += delivered
+            claims = self._claims([row for row in rows if row["arn"] is not None])
+            self.stats.claimed_on_completion += len(claims)
+            for claim in claims:
+                self._group.start_soon(self._step, claim)
+            if len(claims) < rows[0]["executions"]:
+                # Some went to executions leased at the time, possibly by this worker: look
+                # for them again once the steps under way are committed.
+                self._wakeups.notify("inbox")
 
     # -- leases -----------------------------------------------------------------------------
 

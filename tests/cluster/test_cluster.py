@@ -114,6 +114,57 @@ async def test_workers_in_one_process_finish_a_batch_as_the_single_process_runti
     assert sum(worker.stats.lost_leases for worker in workers) == 0
 
 
+async def test_a_task_chain_stays_on_the_worker_that_started_it(
+        postgres_dsn: str, schema: str, client: ClusterClient) -> None:
+    """Task calls are inserted leased to the committing worker and run there; delivering the
+    outcome claims the execution back, so no call is claimed from the outbox and no state is
+    reloaded elsewhere."""
+    machine = await client.create_state_machine("chain", DEFINITIONS["chain"])
+    workers = [Worker(postgres_dsn, tasks=TASKS, schema=schema, worker_id=f"w{index}")
+               for index in range(2)]
+    async with anyio.create_task_group() as group:
+        for worker in workers:
+            await group.start(worker.run)
+        arns = [await client.start_execution(machine, INPUTS["chain"]) for _ in range(10)]
+        for arn in arns:
+            assert (await client.wait(arn, timeout=30)).output == 3
+        group.cancel_scope.cancel()
+    assert sum(worker.stats.tasks for worker in workers) == 20
+    assert sum(worker.stats.tasks_claimed for worker in workers) == 0
+    # Each execution's second call is delivered to it while the first worker can claim it.
+    assert sum(worker.stats.claimed_on_completion for worker in workers) >= 10
+    assert sum(worker.stats.stale_claims + worker.stats.lost_leases for worker in workers) == 0
+
+
+async def test_inbox_rows_for_an_execution_its_own_worker_holds_notify_nobody(
+        postgres_dsn: str, schema: str, client: ClusterClient) -> None:
+    machine = await client.create_state_machine("pass", DEFINITIONS["pass"])
+    arn = await client.start_execution(machine, INPUTS["pass"], name="held")
+    statements = ClusterStatements(schema)
+    heard: list[str] = []
+    listener = await asyncpg.connect(postgres_dsn)
+    worker = await asyncpg.connect(postgres_dsn)
+    try:
+        await listener.add_listener(f"{schema}.inbox", lambda *args: heard.append(args[2]))
+        await worker.execute("SELECT set_config('stepline.worker', 'w1', false)")
+        assert len(await worker.fetch(statements.claim_executions, "w1", 30.0, 10)) == 1
+        insert = f'INSERT INTO "{schema}".inbox (arn, message) VALUES ($1, $2)'
+        await worker.execute(insert, arn, b"held")
+        await anyio.sleep(0.3)
+        assert heard == []
+        # Anyone else's rows (a client's, another worker's) for it wake the workers.
+        await worker.execute("SELECT set_config('stepline.worker', 'w2', false)")
+        await worker.execute(insert, arn, b"other")
+        with anyio.fail_after(5):
+            while not heard:
+                await anyio.sleep(0.01)
+        await worker.execute(f'DELETE FROM "{schema}".inbox WHERE message IN ($1, $2)',
+                             b"held", b"other")
+    finally:
+        await listener.close()
+        await worker.close()
+
+
 async def test_a_dead_workers_claims_are_taken_over_after_their_lease_expires(
         postgres_dsn: str, schema: str, client: ClusterClient) -> None:
     machine = await client.create_state_machine("chain", DEFINITIONS["chain"])
