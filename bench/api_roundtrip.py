@@ -1,7 +1,9 @@
 """API round trips: StartExecution, then DescribeExecution until the execution has finished,
 over HTTP with boto3, against `stepline serve` (virtual clock) and moto's server, in one run.
 
-    python -m bench.api_roundtrip [--executions 400] [--moto-executions 60] [--threads 8]
+    python -m bench.api_roundtrip [--executions 800] [--moto-executions 120] [--threads 8]
+                                  [--processes 2 4 8] [--raw-processes 2]
+                                  [--profile stepline.svg]
 
 Both servers run as subprocesses on 127.0.0.1 (free ports) and are stopped by PID. The
 workload is one Pass state. An execution counts once it is seen finished: its throughput is
@@ -11,22 +13,36 @@ does not sleep, the same for both servers. The boto3 client costs about as much 
 as Stepline's server does to answer it, and its threads share one GIL: the execution rate
 measures client and server together, the CPU column the server alone.
 
-moto needs one account per execution (see bench/moto_peer.py): each execution's account and
-state machine are created before the clock starts, and the timed calls carry that account in
-`x-moto-account-id`. Stepline runs every execution on one state machine.
+To load the servers rather than one client's GIL, the `--processes` rows split the same
+executions over N client processes, each with its own boto3 client, started (and warmed up
+with one execution each) before the clock starts. On a machine with few cores those clients
+compete with the server for CPU (a boto3 call costs more CPU than answering it), so the
+client processes run niced (the server, either one, comes first when it has work) and
+wall-clock throughput there is still bounded by client CPU as much as by the server. The
+capacity figure is therefore the server's own CPU per execution (its single-core ceiling is
+1000 / that many executions per second); "busy" says how much of one core the server got,
+and the client CPU column what the clients spent. The `--raw-processes` rows do the same
+with `RawClient` (bare HTTP requests, about a sixth of boto3's CPU per call): there the
+server, not the clients, is what runs out, and wall-clock throughput is the server's own capacity.
+`--profile` samples the Stepline server with py-spy (which must be on PATH) under the last
+mode's load, in an extra, untimed run.
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
+import itertools
 import json
+import multiprocessing
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -40,6 +56,8 @@ from bench.workloads import ONE_PASS_DEFINITION
 
 ROOT: Final = Path(__file__).resolve().parents[1]
 TARGET_RATIO: Final = 5.0
+CLIENT_NICENESS: Final = 10
+_PREPARED: Final = itertools.count()
 _CONFIG: Final = Config(retries={"max_attempts": 0}, max_pool_connections=16)
 
 
@@ -61,6 +79,42 @@ def client(endpoint: str, accounts: Accounts | None) -> Any:
     if accounts is not None:
         sfn.meta.events.register_first("before-sign.*.*", accounts.add_header)
     return sfn
+
+
+class RawClient:
+    """StartExecution and DescribeExecution as bare AWS JSON 1.0 requests on one kept-alive
+    connection, with a fixed (unverified, by both servers) SigV4 Authorization header: about
+    a sixth of boto3's CPU per call, so that the server rather than the client is what a
+    few of them saturate."""
+
+    _AUTHORIZATION: Final = ("AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/states/"
+                             "aws4_request, SignedHeaders=host;x-amz-date;x-amz-target, "
+                             "Signature=" + "0" * 64)
+
+    def __init__(self, endpoint: str, accounts: Accounts | None) -> None:
+        host, port = endpoint.removeprefix("http://").split(":")
+        self._connection = http.client.HTTPConnection(host, int(port), timeout=30)
+        self._accounts = accounts
+
+    def start_execution(self, **members: str) -> dict[str, Any]:
+        return self._call("StartExecution", members)
+
+    def describe_execution(self, **members: str) -> dict[str, Any]:
+        return self._call("DescribeExecution", members)
+
+    def _call(self, operation: str, members: dict[str, str]) -> dict[str, Any]:
+        headers = {"Content-Type": "application/x-amz-json-1.0",
+                   "X-Amz-Target": f"AWSStepFunctions.{operation}",
+                   "X-Amz-Date": "20260101T000000Z", "Authorization": self._AUTHORIZATION}
+        if self._accounts is not None:
+            headers["x-moto-account-id"] = self._accounts.current
+        self._connection.request("POST", "/", body=json.dumps(members), headers=headers)
+        response = self._connection.getresponse()
+        body = response.read()
+        if response.status != 200:
+            raise RuntimeError(f"{operation}: HTTP {response.status} {body[:200]!r}")
+        answer: dict[str, Any] = json.loads(body)
+        return answer
 
 
 @contextmanager
@@ -96,7 +150,8 @@ def prepare(endpoint: str, count: int, label: str, accounts: Accounts | None) ->
     """The state machines the timed executions start (untimed); one account each when
     `accounts` hands them out."""
     definition = json.dumps(ONE_PASS_DEFINITION)
-    name = f"round-trip-{label}"
+    # A new state machine each time: execution names repeat across measurements.
+    name = f"round-trip-{label}-{next(_PREPARED)}"
     if accounts is None:
         sfn = client(endpoint, None)
         arn = sfn.create_state_machine(name=name, definition=definition,
@@ -112,11 +167,9 @@ def prepare(endpoint: str, count: int, label: str, accounts: Accounts | None) ->
     return runs
 
 
-def execute(runs: list[Run], endpoint: str, *, account_per_run: bool,
-            check: bool) -> int:
-    """Start and poll each run to the end; the number of API calls made."""
-    accounts = Accounts() if account_per_run else None
-    sfn = client(endpoint, accounts)
+def execute(runs: Sequence[Run], sfn: Any, accounts: Accounts | None) -> int:
+    """Start and poll each run to the end, checking it succeeded; the number of API calls
+    made. `accounts` is the client's header setter when each run has its own account."""
     calls = 0
     for run in runs:
         if accounts is not None:
@@ -129,7 +182,7 @@ def execute(runs: list[Run], endpoint: str, *, account_per_run: bool,
             calls += 1
             if described["status"] in TERMINAL:
                 break
-        if check and described["status"] != "SUCCEEDED":
+        if described["status"] != "SUCCEEDED":
             raise AssertionError(f"{arn}: {described['status']} {described.get('cause')}")
     return calls
 
@@ -140,69 +193,184 @@ def server_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def measure(endpoint: str, pid: int, executions: int, threads: int, accounts: Accounts | None
+def summary(done: int, calls: int, seconds: float, server_cpu: float, client_cpu: float
             ) -> dict[str, float]:
-    account_per_run = accounts is not None
-    warm_up, runs = split(prepare(endpoint, executions + 2, f"{threads}", accounts))
-    execute(warm_up, endpoint, account_per_run=account_per_run, check=True)
-    shares = [runs[index::threads] for index in range(threads)]
+    return {"executions": done, "seconds": seconds, "executions_per_s": done / seconds,
+            "calls_per_s": calls / seconds, "describes_per_execution": calls / done - 1,
+            "server_cpu_ms_per_execution": server_cpu * 1000 / done,
+            "server_busy": server_cpu / seconds,
+            "client_cpu_ms_per_execution": client_cpu * 1000 / done}
+
+
+def measure_threads(endpoint: str, pid: int, executions: int, threads: int,
+                    accounts: Accounts | None) -> dict[str, float]:
+    """`threads` clients in this process; their CPU is this process's."""
+    runs = prepare(endpoint, executions + threads, f"t{threads}", accounts)
+    warm_ups, timed = runs[:threads], runs[threads:]
+    shares = [timed[index::threads] for index in range(threads)]
     barrier = threading.Barrier(threads + 1)
 
-    def worker(share: list[Run]) -> int:
+    def worker(warm_up: Run, share: list[Run]) -> int:
+        headers = Accounts() if accounts is not None else None
+        sfn = client(endpoint, headers)
+        execute([warm_up], sfn, headers)
         barrier.wait()
-        return execute(share, endpoint, account_per_run=account_per_run, check=True)
+        return execute(share, sfn, headers)
 
     with ThreadPoolExecutor(threads) as pool:
-        futures = [pool.submit(worker, share) for share in shares]
+        futures = [pool.submit(worker, warm_up, share)
+                   for warm_up, share in zip(warm_ups, shares, strict=True)]
         barrier.wait()
-        cpu_before = server_cpu_s(pid)
+        cpu_before, client_before = server_cpu_s(pid), time.process_time()
         started = time.perf_counter()
         calls = sum(future.result() for future in futures)
         elapsed = time.perf_counter() - started
         server_cpu = server_cpu_s(pid) - cpu_before
-    done = sum(len(share) for share in shares)
-    return {"executions": done, "seconds": elapsed, "executions_per_s": done / elapsed,
-            "calls_per_s": calls / elapsed, "describes_per_execution": calls / done - 1,
-            "server_cpu_ms_per_execution": server_cpu * 1000 / done}
+        client_cpu = time.process_time() - client_before
+    return summary(len(timed), calls, elapsed, server_cpu, client_cpu)
 
 
-def split(runs: list[Run]) -> tuple[list[Run], list[Run]]:
-    return runs[:2], runs[2:]
+def client_process(endpoint: str, raw: bool, account_per_run: bool, warm_up: Run,
+                   share: list[Run], barrier: Any, results: Any) -> None:
+    """One client process: its own client (boto3, or `RawClient` when `raw`), warmed up
+    before the barrier; puts
+    (executions, calls, CPU seconds) for its timed share. It runs at a lower priority than
+    the server, so that the server gets a core whenever it has work: at equal priority the
+    scheduler would give it 1/(N+1) of the machine, and N clients would throttle it."""
+    os.nice(CLIENT_NICENESS)
+    headers = Accounts() if account_per_run else None
+    sfn = RawClient(endpoint, headers) if raw else client(endpoint, headers)
+    execute([warm_up], sfn, headers)
+    barrier.wait()
+    cpu_before = time.process_time()
+    calls = execute(share, sfn, headers)
+    results.put((len(share), calls, time.process_time() - cpu_before))
+
+
+def measure_processes(endpoint: str, pid: int, executions: int, processes: int,
+                      accounts: Accounts | None, *, raw: bool) -> dict[str, float]:
+    """`processes` client processes sharing the executions; the clock runs from the moment
+    all of them are ready until the last one has finished its share."""
+    runs = prepare(endpoint, executions + processes, f"p{processes}", accounts)
+    warm_ups, timed = runs[:processes], runs[processes:]
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(processes + 1)
+    results = context.Queue()
+    workers = [context.Process(target=client_process,
+                               args=(endpoint, raw, accounts is not None, warm_up,
+                                     timed[index::processes], barrier, results))
+               for index, warm_up in enumerate(warm_ups)]
+    for worker in workers:
+        worker.start()
+    try:
+        barrier.wait(timeout=60)
+        cpu_before = server_cpu_s(pid)
+        started = time.perf_counter()
+        finished = [results.get(timeout=600) for _ in workers]
+        elapsed = time.perf_counter() - started
+        server_cpu = server_cpu_s(pid) - cpu_before
+    finally:
+        for worker in workers:
+            worker.join(10)
+            if worker.is_alive():
+                worker.kill()
+                worker.join()
+    if any(worker.exitcode != 0 for worker in workers):
+        raise RuntimeError("a client process failed")
+    return summary(sum(done for done, _, _ in finished), sum(calls for _, calls, _ in finished),
+                   elapsed, server_cpu, sum(cpu for _, _, cpu in finished))
+
+
+@contextmanager
+def sampled(pid: int, output: Path | None) -> Iterator[None]:
+    """py-spy samples `pid` while the block runs (nothing when `output` is None); it writes
+    `output` (format by suffix: .svg flame graph, .json speedscope, else collapsed stacks)."""
+    if output is None:
+        yield
+        return
+    spy = shutil.which("py-spy")
+    if spy is None:
+        raise RuntimeError("--profile needs py-spy on PATH (pip install py-spy)")
+    formats = {".svg": "flamegraph", ".json": "speedscope"}
+    recorder = subprocess.Popen(
+        [spy, "record", "--pid", str(pid), "--nonblocking", "--rate", "500", "--output",
+         str(output), "--format", formats.get(output.suffix, "raw")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1)  # attaching takes a moment
+    try:
+        yield
+    finally:
+        recorder.send_signal(2)  # SIGINT: py-spy writes its output and exits
+        recorder.wait(30)
+
+
+Mode = tuple[str, str, int]
+
+
+def measure(endpoint: str, pid: int, executions: int, mode: Mode, accounts: Accounts | None
+            ) -> dict[str, float]:
+    _, kind, clients = mode
+    if kind == "threads":
+        return measure_threads(endpoint, pid, executions, clients, accounts)
+    return measure_processes(endpoint, pid, executions, clients, accounts, raw=kind == "raw")
+
+
+def print_table(modes: list[Mode], results: dict[str, dict[str, dict[str, float]]]) -> None:
+    print(f"{'mode':<13} {'server':<9} {'execs':>6} {'exec/s':>8} {'calls/s':>8} "
+          f"{'desc/exec':>9} {'server CPU ms/exec':>18} {'busy':>5} "
+          f"{'client CPU ms/exec':>18}")
+    for label, _, _ in modes:
+        for server in ("stepline", "moto"):
+            row = results[server][label]
+            print(f"{label:<13} {server:<9} {row['executions']:>6.0f} "
+                  f"{row['executions_per_s']:>8.1f} {row['calls_per_s']:>8.1f} "
+                  f"{row['describes_per_execution']:>9.2f} "
+                  f"{row['server_cpu_ms_per_execution']:>18.3f} "
+                  f"{row['server_busy']:>5.0%} {row['client_cpu_ms_per_execution']:>18.3f}")
+        ratio = (results["stepline"][label]["executions_per_s"]
+                 / results["moto"][label]["executions_per_s"])
+        cpu_ratio = (results["moto"][label]["server_cpu_ms_per_execution"]
+                     / results["stepline"][label]["server_cpu_ms_per_execution"])
+        print(f"{label:<13} ratio     wall {ratio:.1f}x ({_verdict(ratio)}); "
+              f"server capacity (CPU per execution) {cpu_ratio:.1f}x ({_verdict(cpu_ratio)})")
+
+
+def _verdict(ratio: float) -> str:
+    return f"{'meets' if ratio >= TARGET_RATIO else 'misses'} {TARGET_RATIO:.0f}x"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--executions", type=int, default=400, help="per Stepline measurement")
-    parser.add_argument("--moto-executions", type=int, default=60, help="per moto measurement")
+    parser.add_argument("--executions", type=int, default=800, help="per Stepline measurement")
+    parser.add_argument("--moto-executions", type=int, default=120,
+                        help="per moto measurement")
     parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--processes", type=int, nargs="*", default=[2, 4, 8],
+                        help="client process counts")
+    parser.add_argument("--raw-processes", type=int, nargs="*", default=[2],
+                        help="client process counts with RawClient instead of boto3")
+    parser.add_argument("--profile", type=Path,
+                        help="py-spy profile of the Stepline server, written here")
     parser.add_argument("--json", type=Path, help="also write the results here")
     options = parser.parse_args()
-    results: dict[str, dict[str, dict[str, float]]] = {}
-    modes = {"sequential": 1, f"{options.threads} threads": options.threads}
+    modes: list[Mode] = [("sequential", "threads", 1),
+                         (f"{options.threads} threads", "threads", options.threads)]
+    modes += [(f"{count} processes", "processes", count) for count in options.processes]
+    modes += [(f"{count} raw procs", "raw", count) for count in options.raw_processes]
+    results: dict[str, dict[str, dict[str, float]]] = {"stepline": {}, "moto": {}}
     with stepline_server() as (endpoint, pid):
-        results["stepline"] = {mode: measure(endpoint, pid, options.executions, threads, None)
-                               for mode, threads in modes.items()}
+        for mode in modes:
+            results["stepline"][mode[0]] = measure(endpoint, pid, options.executions, mode, None)
+        if options.profile is not None:
+            # Untimed: the sampler's own CPU would count against the server's.
+            with sampled(pid, options.profile):
+                measure(endpoint, pid, options.executions, modes[-1], None)
     with moto_server() as (endpoint, pid):
         accounts = Accounts()
-        results["moto"] = {mode: measure(endpoint, pid, options.moto_executions, threads,
-                                         accounts)
-                           for mode, threads in modes.items()}
-    print(f"{'mode':<12} {'server':<9} {'execs':>6} {'exec/s':>9} {'calls/s':>9} "
-          f"{'describes/exec':>15} {'server CPU ms/exec':>19}")
-    for mode in modes:
-        for server in ("stepline", "moto"):
-            row = results[server][mode]
-            print(f"{mode:<12} {server:<9} {row['executions']:>6.0f} "
-                  f"{row['executions_per_s']:>9.1f} {row['calls_per_s']:>9.1f} "
-                  f"{row['describes_per_execution']:>15.2f} "
-                  f"{row['server_cpu_ms_per_execution']:>19.2f}")
-        ratio = (results["stepline"][mode]["executions_per_s"]
-                 / results["moto"][mode]["executions_per_s"])
-        verdict = "meets" if ratio >= TARGET_RATIO else "misses"
-        cpu_ratio = (results["moto"][mode]["server_cpu_ms_per_execution"]
-                     / results["stepline"][mode]["server_cpu_ms_per_execution"])
-        print(f"{mode:<12} ratio     {ratio:.1f}x exec/s ({verdict} the {TARGET_RATIO:.0f}x "
-              f"target); server CPU per execution {cpu_ratio:.1f}x less")
+        for mode in modes:
+            results["moto"][mode[0]] = measure(endpoint, pid, options.moto_executions, mode,
+                                               accounts)
+    print_table(modes, results)
     if options.json is not None:
         options.json.write_text(json.dumps(results, indent=2))
 

@@ -34,6 +34,7 @@ _NAMESPACES: Final = {
 }
 _SCOPE_RE: Final = re.compile(r"Credential=([^/,\s]+)/\d{8}/([a-z0-9-]+)/[^/,\s]+/aws4_request")
 _encode = msgspec.json.Encoder().encode
+_CONTAINERS: Final = (dict, list)
 
 
 class RequestContext(msgspec.Struct, frozen=True, kw_only=True):
@@ -88,9 +89,10 @@ def encode_result(result: dict[str, Any]) -> bytes:
     return _encode(_pruned(result))
 
 
-def _pruned(value: Any) -> Any:
+def _pruned(value: dict[str, Any] | list[Any]) -> Any:
+    # Recursing only into containers: most members are scalars, and a call per member was
+    # a third of the encoding time.
     if isinstance(value, dict):
-        return {k: _pruned(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_pruned(v) for v in value]
-    return value
+        return {k: _pruned(v) if isinstance(v, _CONTAINERS) else v
+                for k, v in value.items() if v is not None}
+    return [_pruned(v) if isinstance(v, _CONTAINERS) else v for v in value]
