@@ -283,46 +283,57 @@ class Worker:
 
     async def _step(self, claim: _Claim) -> None:
         try:
-            if claim.version != claim.seen_version:
-                self.stats.stale_claims += 1
-                await self._release(claim.arn)
-                return
-            try:
-                program = await self._program(claim.definition_id)
-                state = await self._state(claim)
-                events: list[ev.HistoryEvent] = []
-                effects: list[Effect] = []
-                for message in claim.messages:
-                    decision = decide(program, state, message)
-                    events.extend(decision.events)
-                    effects.extend(decision.effects)
-                    state = decision.state
-            except Exception:
-                # Left to its lease: another attempt comes after it expires.
-                log.exception("cluster.step_failed", worker=self.worker_id,
-                              execution_arn=claim.arn)
-                self._states.pop(claim.arn, None)
-                return
-            commit = plan_commit(claim.version, events, effects, state)
-            # Task calls beyond this worker's room are left unleased, for any worker.
-            runs_tasks = len(self._running) < self.max_tasks
-            leased = await self._commit(claim, commit, runs_tasks)
-            if leased is None:
-                self.stats.lost_leases += 1
-                self._states.pop(claim.arn, None)
-                return
-            self.stats.steps += 1
-            self.stats.messages += len(claim.messages)
-            self.stats.events += len(events)
-            self._remember(state)
-            self._run_leased(claim.arn, commit, leased)
-            await self._snapshot(state, claim.version)
-            if len(leased) < commit.outbox_kinds.count(TASK_KIND):
-                self._wakeups.notify("outbox")
-            if commit.timer_keys:
-                self._wakeups.notify("timers")
+            stepped = await self._decide_and_commit(claim)
         finally:
+            # The commit released the lease: from here on the execution may be claimed again,
+            # by this worker too (delivering the outcome of a call started below).
             self._stepping.discard(claim.arn)
+        if stepped is None:
+            return
+        state, commit, leased = stepped
+        self._remember(state)
+        self._run_leased(claim.arn, commit, leased)
+        await self._snapshot(state, claim.version)
+        if len(leased) < commit.outbox_kinds.count(TASK_KIND):
+            self._wakeups.notify("outbox")
+        if commit.timer_keys:
+            self._wakeups.notify("timers")
+
+    async def _decide_and_commit(self, claim: _Claim
+                                 ) -> tuple[ExecutionState, Commit, dict[str, int]] | None:
+        """Decide the claim's messages and commit; None if nothing was committed."""
+        if claim.version != claim.seen_version:
+            self.stats.stale_claims += 1
+            await self._release(claim.arn)
+            return None
+        try:
+            program = await self._program(claim.definition_id)
+            state = await self._state(claim)
+            events: list[ev.HistoryEvent] = []
+            effects: list[Effect] = []
+            for message in claim.messages:
+                decision = decide(program, state, message)
+                events.extend(decision.events)
+                effects.extend(decision.effects)
+                state = decision.state
+        except Exception:
+            # Left to its lease: another attempt comes after it expires.
+            log.exception("cluster.step_failed", worker=self.worker_id,
+                          execution_arn=claim.arn)
+            self._states.pop(claim.arn, None)
+            return None
+        commit = plan_commit(claim.version, events, effects, state)
+        # Task calls beyond this worker's room are left unleased, for any worker.
+        runs_tasks = len(self._running) < self.max_tasks
+        leased = await self._commit(claim, commit, runs_tasks)
+        if leased is None:
+            self.stats.lost_leases += 1
+            self._states.pop(claim.arn, None)
+            return None
+        self.stats.steps += 1
+        self.stats.messages += len(claim.messages)
+        self.stats.events += len(events)
+        return state, commit, leased
 
     async def _commit(self, claim: _Claim, commit: Commit, runs_tasks: bool
                       ) -> dict[str, int] | None:
