@@ -1,8 +1,9 @@
 """The seam between a Task state and the work it names.
 
 An `Integration` performs one task call. The runtime resolves a Task's `Resource` to an
-integration with the `IntegrationSource`s given at construction (an explicit mapping, no global registry),
-so AWS service integrations, activities and Python callables plug in the same way.
+integration with the `IntegrationSource`s given at construction (an explicit list, no global
+registry), so AWS service integrations, nested executions and Python callables plug in the
+same way.
 """
 
 from __future__ import annotations
