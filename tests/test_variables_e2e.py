@@ -11,8 +11,6 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-import pytest
-
 from integrations.python import TaskHandler
 from runtime import Execution, Runtime
 
