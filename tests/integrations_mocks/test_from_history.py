@@ -209,8 +209,9 @@ def test_history_without_execution_data_is_refused() -> None:
 
 def test_broken_previous_event_chain_is_refused() -> None:
     events = [e for e in PRODUCTION_EVENTS if e["id"] != 13]
-    with pytest.raises(HistoryFormatError, match=r"Event 15 \(TaskFailed\) does not lead back "
-                                                 r"to a TaskScheduled or LambdaFunctionScheduled event"):
+    with pytest.raises(HistoryFormatError,
+                       match=r"Event 15 \(TaskFailed\) does not lead back to a TaskScheduled "
+                             r"or LambdaFunctionScheduled event"):
         from_history(events, state_machine_name="Checkout")
 
 
