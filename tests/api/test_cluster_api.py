@@ -83,6 +83,7 @@ class Cluster:
         self.server = server
         self.worker = worker
         self.workdir = workdir
+        self.endpoint = ""
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +113,9 @@ def cluster(postgres_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         sfn = boto3.client("stepfunctions", endpoint_url=f"http://127.0.0.1:{port}",
                            region_name="us-east-1", aws_access_key_id="test",
                            aws_secret_access_key="test", config=CLIENT_CONFIG)
-        yield Cluster(sfn, server, worker, workdir)
+        cluster = Cluster(sfn, server, worker, workdir)
+        cluster.endpoint = f"http://127.0.0.1:{port}"
+        yield cluster
     finally:
         if worker is not None:
             _stop(worker)
@@ -274,3 +277,20 @@ def test_state_machines_of_another_server_on_the_same_database_are_served(
         assert _done(sfn, started)["status"] == "SUCCEEDED"
     finally:
         _stop(second)
+
+
+HARNESS = ROOT.parent / "shared" / "conformance" / "harness.py"
+
+
+@pytest.mark.skipif(not HARNESS.exists(), reason="../shared/conformance is not present")
+def test_the_conformance_must_pass_list_passes_on_a_postgresql_store(cluster: Cluster) -> None:
+    """The same corpus as in-process and over HTTP, now with executions advanced by workers
+    from PostgreSQL."""
+    finished = subprocess.run(
+        [sys.executable, str(HARNESS), "--endpoint", cluster.endpoint,
+         "--cases", str(HARNESS.parent / "cases"),
+         "--must-pass", str(ROOT / "tests" / "conformance" / "must_pass.txt"),
+         "--workers", "4"],
+        capture_output=True, text=True, timeout=600, check=False)
+    assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
+    assert finished.stdout.strip().splitlines()[-1].startswith("conformance: 755 passed")
