@@ -11,6 +11,9 @@
     stepline replay STORE EXECUTION [--definition DEF.json]   (divergence check)
     stepline inspect STORE EXECUTION --at N   (the execution just after event N)
     stepline mocks from-history STORE EXECUTION > mocks.json   (mocks from a recorded run)
+    stepline test-state DEF.json [--state-name NAME] [--input JSON|@file] [--mock JSON|@file]
+                  [--inspection-level INFO|DEBUG|TRACE] [--variables JSON] [--tasks tasks.py]
+                  (TestState: run one state offline and print what AWS's TestState returns)
     stepline worker --store postgresql://... [--tasks tasks.py]   (scale-out worker)
     stepline lambda [--host 127.0.0.1] [--port 8084] [--workdir DIR]
                    (a local AWS Lambda service that runs Python handlers)
@@ -46,6 +49,7 @@ import msgspec
 from integrations.lambda_local import serve_lambda
 from integrations.mocks import MockConfig, MockConfigError, load_mock_config, mock_config_path
 from runtime.api.server import serve
+from runtime.api.service import StepFunctions
 from runtime.cluster import Worker
 from runtime.engine import Execution, Runtime
 from runtime.errors import AslError
@@ -53,6 +57,7 @@ from runtime.log._base import CorruptLogError
 from runtime.logging import configure_logging
 from runtime.mockfile import HistoryFormatError, from_history, write_mock_file
 from runtime.model.validate import ERROR, Diagnostic, validate_definition_text
+from runtime.teststate_wire import request_from_body
 
 TaskTable = dict[str, Callable[..., Any]]
 ClockName = Literal["system", "virtual"]
@@ -86,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
             return _serve_lambda(args)
         if args.command == "worker":
             return _work(args)
+        if args.command == "test-state":
+            return _test_state(args)
         if args.command == "replay":
             return _replay(args)
         if args.command == "inspect":
@@ -137,6 +144,20 @@ def _parser() -> argparse.ArgumentParser:
                      help="mocked service responses (Step Functions Local's SFN_MOCK_CONFIG)")
     run.add_argument("--test-case", metavar="NAME",
                      help="the mock file's test case to run under (needs --mocks)")
+
+    test_state = commands.add_parser(
+        "test-state", help="run one state offline, as the TestState API does")
+    test_state.add_argument("definition",
+                            help="a state's definition, or a whole state machine with --state-name")
+    test_state.add_argument("--state-name", help="the state to test in a whole state machine")
+    test_state.add_argument("--input", metavar="JSON | @FILE", help="the state's input")
+    test_state.add_argument("--mock", metavar="JSON | @FILE",
+                            help='a mocked result or error, e.g. {"result": "{\\"ok\\": 1}"}')
+    test_state.add_argument("--inspection-level", choices=["INFO", "DEBUG", "TRACE"],
+                            default="INFO")
+    test_state.add_argument("--variables", metavar="JSON", help="workflow variables")
+    test_state.add_argument("--tasks", metavar="FILE.py",
+                            help="Python file whose TASKS dict serves unmocked Task states")
 
     worker = commands.add_parser(
         "worker", help="advance executions kept in PostgreSQL, beside any number of others")
@@ -267,6 +288,30 @@ def _resume(store: str, tasks: TaskTable) -> int:
         reason = [part for part in (execution.error, execution.cause) if part is not None]
         print(_one_line(" ".join((execution.name, execution.status, *reason))))
     return 0 if all(e.status == "SUCCEEDED" for e in executions) else 1
+
+
+def _test_state(args: argparse.Namespace) -> int:
+    body: dict[str, Any] = {
+        "definition": _read(args.definition, "definition", "InvalidDefinition"),
+        "inspectionLevel": args.inspection_level,
+        "roleArn": "arn:aws:iam::123456789012:role/stepline",
+    }
+    for key, option in (("input", args.input), ("variables", args.variables)):
+        text = _input_text(option)
+        if text is not None:
+            body[key] = text
+    if args.state_name:
+        body["stateName"] = args.state_name
+    if args.mock:
+        body["mock"] = _decode_json(_input_text(args.mock) or "")
+    tasks = _load_tasks(args.tasks) if args.tasks else {}
+
+    async def run() -> Any:
+        async with Runtime(clock="virtual", tasks=tasks) as runtime:
+            return await StepFunctions(runtime).test_state(request_from_body(body))
+
+    print(json.dumps(msgspec.to_builtins(anyio.run(run)), indent=2, ensure_ascii=False))
+    return 0
 
 
 def _work(args: argparse.Namespace) -> int:

@@ -301,3 +301,17 @@ def test_python_dash_m_runtime_runs_a_definition(pass_machine: str) -> None:
         cwd=REPO, capture_output=True, text=True, timeout=60, check=False)
     assert (completed.returncode, completed.stderr) == (0, "")
     assert json.loads(completed.stdout) == {"greeting": "hello shell"}
+
+
+def test_test_state_runs_one_state_with_a_mock(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    state = {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+             "Parameters": {"FunctionName": "f", "Payload.$": "$"},
+             "ResultSelector": {"v.$": "$.Payload.v"}, "End": True}
+    mock = json.dumps({"result": json.dumps({"Payload": {"v": 7}, "StatusCode": 200})})
+    assert main(["test-state", write_json(tmp_path / "state.json", state), "--input", '{"a": 1}',
+                 "--mock", mock, "--inspection-level", "DEBUG"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert (result["status"], json.loads(result["output"])) == ("SUCCEEDED", {"v": 7})
+    assert json.loads(result["inspectionData"]["afterParameters"]) == {
+        "FunctionName": "f", "Payload": {"a": 1}}
