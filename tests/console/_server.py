@@ -25,9 +25,9 @@ class PaymentDeclined(Exception):
 
 
 async def charge(order: dict[str, Any]) -> dict[str, Any]:
-    """Takes about a second of real time (so a page can watch it run), then declines
-    amounts over 100."""
-    await anyio.sleep(1.0)
+    """Takes a few seconds of real time (so a page polling every second sees it run, also
+    on a busy machine), then declines amounts over 100."""
+    await anyio.sleep(3.0)
     if order.get("amount", 0) > 100:
         raise PaymentDeclined(f"amount {order['amount']} is over the limit")
     return {"charged": order.get("amount", 0)}
