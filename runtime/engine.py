@@ -313,22 +313,11 @@ class Runtime:
         known = {m.arn for m in self.catalog.list()}
         machine = self.catalog.create(name, definition, role_arn=role_arn, type=type)
         if machine.arn not in known:
-            definition_id = await self._record_definition(machine.definition)
-            await store.append_record(self.event_log, store.CATALOG_STREAM, "StateMachineCreated",
-                                      store.StateMachineRecord(
-                                          arn=machine.arn, name=machine.name,
-                                          definition_id=definition_id,
-                                          role_arn=machine.role_arn, type=machine.type,
-                                          created=machine.created))
+            await store.record_state_machine(self.event_log, machine, self._definitions)
         return machine.arn
 
     async def _record_definition(self, text: str) -> str:
-        definition_id = store.definition_id(text)
-        if definition_id not in self._definitions:
-            self._definitions[definition_id] = text
-            await store.append_record(self.event_log, store.DEFINITIONS_STREAM, "Definition",
-                                      store.DefinitionRecord(id=definition_id, text=text))
-        return definition_id
+        return await store.record_definition(self.event_log, text, self._definitions)
 
     def state_machine(self, arn: str) -> StateMachine:
         return self.catalog.get(arn)

@@ -15,6 +15,7 @@ from typing import Final
 import msgspec
 
 from runtime import events as ev
+from runtime.catalog import StateMachine
 from runtime.log._base import ConcurrencyError, EventLog, StoredEvent
 
 DEFINITIONS_STREAM: Final = "stepline:definitions"
@@ -68,6 +69,26 @@ async def append_record(log: EventLog, stream_id: str, type_: str,
             return
         except ConcurrencyError:
             continue
+
+
+async def record_definition(log: EventLog, text: str, known: dict[str, str]) -> str:
+    """Record a definition's text once (`known` maps the ids already recorded); return its
+    content id."""
+    found = definition_id(text)
+    if found not in known:
+        await append_record(log, DEFINITIONS_STREAM, "Definition",
+                            DefinitionRecord(id=found, text=text))
+        known[found] = text
+    return found
+
+
+async def record_state_machine(log: EventLog, machine: StateMachine,
+                               known: dict[str, str]) -> None:
+    """Record a created state machine (and its definition) so a reopened store has it."""
+    definition = await record_definition(log, machine.definition, known)
+    await append_record(log, CATALOG_STREAM, "StateMachineCreated", StateMachineRecord(
+        arn=machine.arn, name=machine.name, definition_id=definition,
+        role_arn=machine.role_arn, type=machine.type, created=machine.created))
 
 
 async def load_definitions(log: EventLog) -> dict[str, str]:

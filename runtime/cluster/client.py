@@ -115,22 +115,11 @@ class ClusterClient:
         known = {machine.arn for machine in self.catalog.list()}
         machine = self.catalog.create(name, definition, role_arn=role_arn, type=type)
         if machine.arn not in known:
-            definition_id = await self._record_definition(machine.definition)
-            await store.append_record(self.log, store.CATALOG_STREAM, "StateMachineCreated",
-                                      store.StateMachineRecord(
-                                          arn=machine.arn, name=machine.name,
-                                          definition_id=definition_id,
-                                          role_arn=machine.role_arn, type=machine.type,
-                                          created=machine.created))
+            await store.record_state_machine(self.log, machine, self._definitions)
         return machine.arn
 
     async def _record_definition(self, text: str) -> str:
-        definition_id = store.definition_id(text)
-        if definition_id not in self._definitions:
-            await store.append_record(self.log, store.DEFINITIONS_STREAM, "Definition",
-                                      store.DefinitionRecord(id=definition_id, text=text))
-            self._definitions[definition_id] = text
-        return definition_id
+        return await store.record_definition(self.log, text, self._definitions)
 
     async def state_machine(self, arn: str) -> StateMachine:
         try:
