@@ -14,10 +14,15 @@ Result: `{"Headers": {name: [values]}, "ResponseBody": ..., "StatusCode": 200,
 2xx fails the task with `States.Http.StatusCode.<code>`, the would-be result as the cause
 (JSON text); an endpoint that cannot be reached or does not answer in time fails it with
 `States.Http.Socket`. Invalid parameters are `States.Runtime` errors.
+
+An `HttpExchangeRecorder` active in the caller's context (a context variable, so concurrent
+executions do not see each other's) collects each call's exchange as it went over the wire:
+TestState's TRACE inspection level shows it.
 """
 
 from __future__ import annotations
 
+from contextvars import ContextVar, Token
 from types import TracebackType
 from typing import Final, Self
 from urllib.parse import urlencode, urlsplit, urlunsplit
@@ -39,6 +44,56 @@ class HttpRequest(msgspec.Struct, frozen=True):
     url: str
     headers: list[tuple[str, str]]
     body: bytes | None
+
+
+class HttpResponse(msgspec.Struct, frozen=True):
+    status: int
+    reason: str
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+class HttpExchange(msgspec.Struct, frozen=True):
+    """One HTTP Task call: the request as sent, headers the client added included (Host,
+    User-Agent, Content-Length, Authorization from URL credentials), and the response, None
+    when none came (the call failed with States.Http.Socket)."""
+
+    request: HttpRequest
+    response: HttpResponse | None
+
+
+class HttpExchangeRecorder:
+    """Collects, in `exchanges`, the HTTP Task calls made while it is active in the current
+    context: the asyncio task that started it, and tasks that task starts afterwards. Use it as
+    a context manager (`with HttpExchangeRecorder() as recorder:`), or call `start()` and
+    `stop()` from the same task when the calls happen between two of your own steps."""
+
+    def __init__(self) -> None:
+        self.exchanges: list[HttpExchange] = []
+        self._token: Token[HttpExchangeRecorder | None] | None = None
+
+    def start(self) -> None:
+        """Record from now on (again: no-op)."""
+        if self._token is None:
+            self._token = _active_recorder.set(self)
+
+    def stop(self) -> None:
+        """Stop recording (not started: no-op); the recorder active before becomes so again."""
+        if self._token is not None:
+            _active_recorder.reset(self._token)
+            self._token = None
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.stop()
+
+
+_active_recorder: ContextVar[HttpExchangeRecorder | None] = ContextVar(
+    "http_exchange_recorder", default=None)
 
 
 class HttpIntegrations:
@@ -63,19 +118,29 @@ class HttpIntegrations:
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=self.timeout))
+        recorder = _active_recorder.get()
         try:
             async with self._session.request(request.method, request.url,
                                              headers=request.headers,
                                              data=request.body) as response:
                 body = await response.read()
-                result = http_result(response.status, response.reason or "",
-                                     [(name.decode("latin-1"), value.decode("latin-1"))
-                                      for name, value in response.raw_headers],
+                headers = [(name.decode("latin-1"), value.decode("latin-1"))
+                           for name, value in response.raw_headers]
+                result = http_result(response.status, response.reason or "", headers,
                                      response.content_type, body)
+                sent = response.request_info
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            if recorder is not None:
+                recorder.exchanges.append(HttpExchange(request=request, response=None))
             raise TaskError("States.Http.Socket",
                             f"{type(exc).__name__}: {exc} ({request.method} {request.url})"
                             ) from exc
+        if recorder is not None:
+            recorder.exchanges.append(HttpExchange(
+                request=HttpRequest(method=sent.method, url=str(sent.url),
+                                    headers=list(sent.headers.items()), body=request.body),
+                response=HttpResponse(status=response.status, reason=response.reason or "",
+                                      headers=headers, body=body)))
         status = result["StatusCode"]
         if not 200 <= status < 300:
             raise TaskError(f"States.Http.StatusCode.{status}", _encoder.encode(result).decode())

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from integrations._base import TaskError
-from integrations.http import HttpIntegrations, build_request
+from integrations._base import TaskCall, TaskError
+from integrations.http import HttpExchangeRecorder, HttpIntegrations, build_request
 from runtime import Execution, Runtime
 
 pytestmark = pytest.mark.anyio
@@ -122,3 +123,68 @@ def test_resolves_only_the_http_resource() -> None:
     assert http.resolve_call("arn:aws:states:::http:invoke.waitForTaskToken", {}) is http
     assert http.resolve_call("arn:aws:states:::http:invokeX", {}) is None
     assert http.resolve_call("arn:aws:states:::lambda:invoke", {}) is None
+
+
+# -- the exchange recorder (TestState's TRACE inspection level reads it) ------------------------
+
+def _call(parameters: dict[str, Any]) -> TaskCall:
+    return TaskCall(resource="arn:aws:states:::http:invoke", parameters=parameters,
+                    execution_arn="arn:aws:states:us-east-1:1:execution:m:e", state_name="Call")
+
+
+async def test_recorder_sees_the_request_as_sent_and_the_raw_response(http_url: str) -> None:
+    async with HttpIntegrations(timeout=1.0) as http:
+        with HttpExchangeRecorder() as recorder:
+            await http.invoke(_call({
+                "ApiEndpoint": f"{http_url}/echo", "Method": "POST",
+                "Headers": {"X-Custom": ["one", "two"], "Authorization": "Bearer t"},
+                "QueryParameters": {"q": "a b"}, "RequestBody": {"k": 1}}))
+        await http.invoke(_call({"ApiEndpoint": f"{http_url}/echo", "Method": "GET"}))
+    assert len(recorder.exchanges) == 1  # stopped: the second call is not recorded
+    request, response = recorder.exchanges[0].request, recorder.exchanges[0].response
+    assert (request.method, request.url) == ("POST", f"{http_url}/echo?q=a+b")
+    sent = [(name.lower(), value) for name, value in request.headers]
+    # The definition's headers, repeats kept, and those the client adds.
+    assert [v for n, v in sent if n == "x-custom"] == ["one", "two"]
+    assert ("authorization", "Bearer t") in sent and ("content-type", "application/json") in sent
+    assert {"host", "user-agent", "content-length"} <= {name for name, _ in sent}
+    assert request.body == b'{"k":1}'
+    assert response is not None
+    assert (response.status, response.reason) == (200, "OK")
+    assert ("x-trace", "abc") in [(name.lower(), value) for name, value in response.headers]
+    assert json.loads(response.body)["body"] == '{"k":1}'
+
+
+async def test_recorder_keeps_failed_calls_and_unanswered_ones(
+        http_url: str, closed_port_url: str) -> None:
+    async with HttpIntegrations(timeout=1.0) as http:
+        with HttpExchangeRecorder() as recorder:
+            for endpoint in (f"{http_url}/status/404", f"{closed_port_url}/x"):
+                with pytest.raises(TaskError):
+                    await http.invoke(_call({"ApiEndpoint": endpoint, "Method": "GET"}))
+    not_found, refused = recorder.exchanges
+    assert not_found.response is not None
+    assert (not_found.response.status, not_found.response.body) == (404, b"status 404")
+    assert refused.request.url == f"{closed_port_url}/x" and refused.response is None
+
+
+async def test_recording_is_scoped_to_the_context_that_started_it(http_url: str) -> None:
+    """Concurrent calls of other tasks (other executions) are not recorded; an inner
+    recorder hands back to the outer one when it stops."""
+    async with HttpIntegrations(timeout=1.0) as http:
+        async def call(path: str, recorder: HttpExchangeRecorder | None) -> None:
+            if recorder is not None:
+                recorder.start()
+            await http.invoke(_call({"ApiEndpoint": f"{http_url}/echo?{path}",
+                                     "Method": "GET"}))
+
+        recorder = HttpExchangeRecorder()
+        await asyncio.gather(call("mine", recorder), call("other", None))
+        assert [e.request.url.rsplit("?", 1)[1] for e in recorder.exchanges] == ["mine"]
+
+        with HttpExchangeRecorder() as outer:
+            with HttpExchangeRecorder() as inner:
+                await call("inner", None)
+            await call("outer", None)
+        assert [e.request.url.rsplit("?", 1)[1] for e in inner.exchanges] == ["inner"]
+        assert [e.request.url.rsplit("?", 1)[1] for e in outer.exchanges] == ["outer"]
