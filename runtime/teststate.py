@@ -5,7 +5,11 @@ The state under test is compiled into a one-state machine whose transition targe
 it. A mocked Task result (or error) is fed to the Task reducer as the task's outcome; a mocked
 Map/Parallel result goes through the state's output data flow, a mocked error through its
 Retry/Catch. Without a mock, the caller runs each `pending()` task call and reports it with
-`complete()` (pure: this module calls nothing).
+`complete()` (this module calls nothing). At TRACE, `pending()` also starts an
+`HttpExchangeRecorder` in the caller's context, stopped once the state has finished, so an HTTP
+Task call the caller makes from that task is reported as inspectionData.request/response: drive
+`pending()`, the calls and `complete()` from one asyncio task. A mocked task makes no call, so
+it has no request/response.
 
 Statuses, as AWS's TestState reports them: SUCCEEDED (output, nextState); FAILED (error,
 cause); RETRIABLE (a Retrier would retry: errorDetails.retryIndex and
@@ -33,6 +37,7 @@ from typing import Any, Final, Literal
 import msgspec
 from msgspec.structs import replace
 
+from integrations.http import HttpExchangeRecorder
 from runtime import events as ev
 from runtime.dataflow.scope import JSON
 from runtime.effects import InvokeTask, StartTimer
@@ -55,7 +60,7 @@ from runtime.reducers.recovery import handle_error
 from runtime.reducers.retry import find_retrier, matches
 from runtime.reducers.turn import TIMEOUT_SUFFIX, Turn
 from runtime.state import ExecutionState, Frame, Waiting
-from runtime.teststate_inspect import MapStages, Stages, map_stages, text
+from runtime.teststate_inspect import MapStages, Stages, http_inspection, map_stages, text
 from runtime.teststate_mockcheck import (
     check_map_result,
     check_parallel_result,
@@ -137,6 +142,7 @@ class TestRun:
         self._error: tuple[str | None, str | None] = (
             (mock.error, mock.cause) if mock is not None else (None, None))
         self._map: MapStages | None = None
+        self._http = HttpExchangeRecorder() if request.inspection_level == "TRACE" else None
         self.state = _initial_state(self.input, variables, request.context, now, seed)
         self._enter(mock)
 
@@ -144,13 +150,18 @@ class TestRun:
 
     def pending(self) -> list[InvokeTask]:
         """Task calls still to run (none once the state under test has finished)."""
-        return [] if self._finished() else list(self._pending.values())
+        calls = [] if self._finished() else list(self._pending.values())
+        if calls and self._http is not None:
+            self._http.start()
+        return calls
 
     def complete(self, key: str, *, output: JSON = None, error: str | None = None,
                  cause: str | None = None, failed: bool = False) -> None:
         self._pending.pop(key, None)
         self._step(TaskCompleted(at=self.at, key=key, output=output, error=error,
                                  cause=cause, failed=failed))
+        if self._http is not None and self._finished():
+            self._http.stop()
 
     def _enter(self, mock: Mock | None) -> None:
         turn = Turn(self.program, self.state, self.at)
@@ -262,6 +273,8 @@ class TestRun:
     # -- the answer -------------------------------------------------------------------------
 
     def result(self) -> TestStateResult:
+        if self._http is not None:
+            self._http.stop()
         error, cause = self._root_error()
         retry = self._root_retry()
         inspection = self._inspection() if self.request.inspection_level != "INFO" else None
@@ -338,6 +351,9 @@ class TestRun:
                                     result))
         if self._map is not None:
             out.update(self._map.data)
+        if self._http is not None and self._http.exchanges:
+            out.update(http_inspection(self._http.exchanges[-1],
+                                       reveal_secrets=self.request.reveal_secrets))
         return out
 
 

@@ -9,15 +9,24 @@ start them, and its limits: maxConcurrency (always, 0 when unbounded) and the
 toleratedFailureCount / toleratedFailurePercentage that are set. A Map with an ItemReader
 reads its items from `stateConfiguration.mapItemReaderData`; without it no S3 call is made and
 the item stages are left out.
+
+TRACE adds, for an HTTP Task that made its call, the raw exchange: `request` (protocol,
+method, url, headers, body) and `response` (protocol, statusCode, statusMessage, headers,
+body), every value a string, headers written `[Name: value, Name: value]`. Credentials
+(Authorization, Proxy-Authorization) are left out of the request's headers unless
+`revealSecrets`: AWS hides what an EventBridge connection adds to the request, and Stepline has
+no connection store, so these headers stand for that.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
+from urllib.parse import urlsplit
 
 import msgspec
 
+from integrations.http import HttpExchange
 from runtime.dataflow.items import batches, reader_items
 from runtime.dataflow.paths import compile_input_path, compile_result_path
 from runtime.dataflow.payload import compile_payload
@@ -26,9 +35,38 @@ from runtime.errors import AslError, StatesError
 from runtime.program import MapNode, Node
 from runtime.reducers.turn import Turn
 
+_CREDENTIAL_HEADERS: Final = frozenset({"authorization", "proxy-authorization"})
+
 
 def text(value: JSON) -> str:
     return msgspec.json.encode(value).decode()
+
+
+def http_inspection(exchange: HttpExchange, *, reveal_secrets: bool) -> dict[str, Any]:
+    """inspectionData.request and .response (no response when the call got none)."""
+    sent = exchange.request
+    protocol = urlsplit(sent.url).scheme
+    headers = sent.headers if reveal_secrets else [
+        (name, value) for name, value in sent.headers
+        if name.lower() not in _CREDENTIAL_HEADERS]
+    out: dict[str, Any] = {"request": {
+        "protocol": protocol, "method": sent.method, "url": sent.url,
+        "headers": _header_text(headers), "body": _body_text(sent.body)}}
+    received = exchange.response
+    if received is not None:
+        out["response"] = {
+            "protocol": protocol, "statusCode": str(received.status),
+            "statusMessage": received.reason, "headers": _header_text(received.headers),
+            "body": _body_text(received.body)}
+    return out
+
+
+def _header_text(headers: list[tuple[str, str]]) -> str:
+    return "[" + ", ".join(f"{name}: {value}" for name, value in headers) + "]"
+
+
+def _body_text(body: bytes | None) -> str:
+    return body.decode("utf-8", "replace") if body else ""
 
 
 class Stages:

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import uvicorn
 from botocore.exceptions import ClientError
+from starlette.applications import Starlette
+from starlette.requests import Request as HttpRequest
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from runtime.errors import AslError
 from runtime.teststate import Mock
 from runtime.teststate import TestRun as Run  # aliased: pytest collects Test* names
 from runtime.teststate import TestStateRequest as Request
 from runtime.teststate import TestStateResult as Result
+from tests.api.conftest import ROLE
 
 TASK = {
     "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
@@ -338,3 +348,90 @@ def test_map_and_parallel_mocks_over_http(sfn: Any) -> None:
         sfn.test_state(definition=json.dumps(SFN_START), mock={"result": "{}"})
     assert error.value.response["Error"]["Message"] == (
         "Mock result schema validation error: Required field 'ExecutionArn' is missing")
+
+
+# -- TRACE: the raw exchange of an HTTP Task ----------------------------------------------------
+
+async def _echo(request: HttpRequest) -> Response:
+    return JSONResponse({"got": (await request.body()).decode()},
+                        status_code=int(request.query_params.get("status", "200")),
+                        headers={"X-Trace": "abc"})
+
+
+@pytest.fixture(scope="module")
+def api_url() -> Iterator[str]:
+    """A small API on 127.0.0.1 for the HTTP Task, served from a thread of this process."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    server = uvicorn.Server(uvicorn.Config(
+        Starlette(routes=[Route("/echo", _echo, methods=["POST"])]), host="127.0.0.1",
+        port=port, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.01)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def _http_task(url: str) -> str:
+    return json.dumps({
+        "Type": "Task", "Resource": "arn:aws:states:::http:invoke", "End": True,
+        "Parameters": {"ApiEndpoint": url, "Method": "POST",
+                       "Authentication": {
+                           "ConnectionArn": "arn:aws:events:us-east-1:1:connection/c/1"},
+                       "Headers": {"Authorization": "Bearer s3cret", "X-Custom": "one"},
+                       "QueryParameters": {"q": "x"}, "RequestBody": {"k.$": "$.k"}},
+        "ResultSelector": {"code.$": "$.StatusCode"}})
+
+
+def test_trace_shows_the_http_exchange_without_credentials(sfn: Any, api_url: str) -> None:
+    result = sfn.test_state(definition=_http_task(f"{api_url}/echo"), input='{"k": 1}',
+                            inspectionLevel="TRACE", roleArn=ROLE)
+    assert (result["status"], json.loads(result["output"])) == ("SUCCEEDED", {"code": 200})
+    data = result["inspectionData"]
+    assert json.loads(data["afterResultSelector"]) == {"code": 200}
+    request, response = data["request"], data["response"]
+    assert {k: request[k] for k in ("protocol", "method", "url", "body")} == {
+        "protocol": "http", "method": "POST", "url": f"{api_url}/echo?q=x",
+        "body": '{"k":1}'}
+    # AWS writes headers as "[Name: value, ...]" and hides what the connection adds.
+    assert request["headers"].startswith("[") and request["headers"].endswith("]")
+    assert "X-Custom: one" in request["headers"]
+    assert "Content-Type: application/json" in request["headers"]
+    assert "s3cret" not in request["headers"] and "Authorization" not in request["headers"]
+    assert (response["protocol"], response["statusCode"], response["statusMessage"]) == (
+        "http", "200", "OK")
+    assert "x-trace: abc" in response["headers"]
+    assert json.loads(response["body"]) == {"got": '{"k":1}'}
+
+
+def test_trace_with_reveal_secrets_shows_credentials(sfn: Any, api_url: str) -> None:
+    result = sfn.test_state(definition=_http_task(f"{api_url}/echo"), input='{"k": 1}',
+                            inspectionLevel="TRACE", revealSecrets=True, roleArn=ROLE)
+    assert "Authorization: Bearer s3cret" in result["inspectionData"]["request"]["headers"]
+
+
+def test_trace_of_a_failing_call_shows_the_response_it_failed_on(sfn: Any,
+                                                                 api_url: str) -> None:
+    result = sfn.test_state(definition=_http_task(f"{api_url}/echo?status=418"), input='{"k": 1}',
+                            inspectionLevel="TRACE", roleArn=ROLE)
+    assert (result["status"], result["error"]) == ("FAILED", "States.Http.StatusCode.418")
+    response = result["inspectionData"]["response"]
+    assert (response["statusCode"], response["statusMessage"]) == ("418", "I'm a Teapot")
+
+
+def test_only_a_real_call_at_trace_has_an_exchange(sfn: Any, api_url: str) -> None:
+    """DEBUG shows no exchange; a mocked HTTP Task makes no call, so TRACE has none."""
+    debug = sfn.test_state(definition=_http_task(f"{api_url}/echo"), input='{"k": 1}',
+                           inspectionLevel="DEBUG", roleArn=ROLE)
+    mocked = sfn.test_state(definition=_http_task(f"{api_url}/echo"), input='{"k": 1}',
+                            inspectionLevel="TRACE", roleArn=ROLE, mock={"result": json.dumps(
+                                {"StatusCode": 200, "ResponseBody": {}, "Headers": {},
+                                 "StatusText": "OK"})})
+    for result in (debug, mocked):
+        assert result["status"] == "SUCCEEDED"
+        assert not {"request", "response"} & set(result["inspectionData"])
