@@ -77,29 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         return exit_request.code if isinstance(exit_request.code, int) else 2
     configure_logging(renderer=args.log_format, level=args.log_level)
     try:
-        if args.command == "validate":
-            return _validate(args.definition)
-        if args.command == "history":
-            return _history(args.store, args.execution)
-        if args.command == "resume":
-            return _resume(args.store, _load_tasks(args.tasks) if args.tasks else {})
-        if args.command == "serve":
-            return _serve(args)
-        if args.command == "mocks":
-            return _mocks_from_history(args)
-        if args.command == "lambda":
-            return _serve_lambda(args)
-        if args.command == "worker":
-            return _work(args)
-        if args.command == "test-state":
-            return _test_state(args)
-        if args.command == "replay":
-            return _replay(args)
-        if args.command == "inspect":
-            return _inspect(args)
-        if args.command == "fork":
-            return _fork(args)
-        return _run(args)
+        return COMMANDS[args.command](args)
     except AslError as error:
         print(f"stepline: {error.code}: {_one_line(error.message)}", file=sys.stderr)
         return 2
@@ -111,6 +89,18 @@ def main(argv: list[str] | None = None) -> int:
         # keep the interpreter's final flush from raising again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+
+
+def _history_command(args: argparse.Namespace) -> int:
+    return _history(args.store, args.execution)
+
+
+def _resume_command(args: argparse.Namespace) -> int:
+    return _resume(args.store, _load_tasks(args.tasks) if args.tasks else {})
+
+
+def _validate_command(args: argparse.Namespace) -> int:
+    return _validate(args.definition)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -683,3 +673,19 @@ def _detail(event: dict[str, Any]) -> str:
 
 def _one_line(text: str) -> str:
     return text.replace("\r", "\\r").replace("\n", "\\n")
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "run": _run,
+    "validate": _validate_command,
+    "history": _history_command,
+    "resume": _resume_command,
+    "serve": _serve,
+    "mocks": _mocks_from_history,
+    "lambda": _serve_lambda,
+    "worker": _work,
+    "test-state": _test_state,
+    "replay": _replay,
+    "inspect": _inspect,
+    "fork": _fork,
+}
