@@ -56,7 +56,7 @@ def request_answered(turn: Turn, frame_id: str, node: MapNode, purpose: str, out
             _fail_map(turn, frame_id, node, errors.RESULT_WRITER_FAILED, cause)
             return
         turn.emit("MapStateSucceeded", frame_id)
-        _complete(turn, frame_id, node, output)
+        turn.complete_state(frame_id, node, output)
         return
     reader = node.reader
     assert reader is not None
@@ -133,7 +133,8 @@ def progress(turn: Turn, frame_id: str, failure: tuple[str | None, str | None] |
     assert isinstance(node, (MapNode, ParallelNode))
     if isinstance(node, ParallelNode):
         if fan.succeeded == fan.total:
-            _complete(turn, frame_id, node, [child.value for child in children(turn.work, frame)])
+            turn.complete_state(frame_id, node,
+                                [child.value for child in children(turn.work, frame)])
         return
     try:
         concurrency, tolerated_count, tolerated_percentage = _limits(turn, frame_id, node)
@@ -166,7 +167,7 @@ def progress(turn: Turn, frame_id: str, failure: tuple[str | None, str | None] |
                      "results")
             return
         turn.emit("MapStateSucceeded", frame_id)
-        _complete(turn, frame_id, node, results)
+        turn.complete_state(frame_id, node, results)
         return
     while fan.started < fan.total and (concurrency == 0 or fan.running < concurrency):
         if not _start_iteration(turn, frame_id, node, fan.started):
@@ -242,19 +243,6 @@ def _iteration_result(child: Frame) -> JSON:
     if child.failed:
         return {"Error": child.error, "Cause": child.cause}
     return child.value
-
-
-def _complete(turn: Turn, frame_id: str, node: MapNode | ParallelNode, results: list[JSON]
-              ) -> None:
-    frame = turn.frame(frame_id)
-    scope = turn.scope(frame)
-    try:
-        output = node.output(scope, results)
-        assigned = node.assign(scope, results)
-    except StatesError as failure:
-        turn.fail_state(frame_id, node, failure)
-        return
-    turn.exit_state(frame_id, node, output, assigned, node.next)
 
 
 def _limits(turn: Turn, frame_id: str, node: MapNode) -> tuple[int, float, float]:

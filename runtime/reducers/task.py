@@ -133,15 +133,7 @@ def task_succeeded(turn: Turn, frame_id: str, node: TaskNode, waiting: Waiting, 
         resource_type, resource, _ = resource_parts(node.resource)
         turn.emit("TaskSucceeded", frame_id, ev.TaskResourceDetails(
             resource_type=resource_type, resource=resource, output=result, has_output=True))
-    frame = turn.frame(frame_id)
-    scope = turn.scope(frame)
-    try:
-        output = node.output(scope, result)
-        assigned = node.assign(scope, result)
-    except StatesError as failure:
-        turn.fail_state(frame_id, node, failure)
-        return
-    turn.exit_state(frame_id, node, output, assigned, node.next)
+    turn.complete_state(frame_id, node, result)
 
 
 def task_failed(turn: Turn, frame_id: str, node: TaskNode, waiting: Waiting, error: str | None,

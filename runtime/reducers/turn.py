@@ -157,6 +157,17 @@ class Turn:
         else:
             self.finish_frame(frame_id, output)
 
+    def complete_state(self, frame_id: str, node: Node, result: JSON) -> None:
+        """The state produced `result`: its output and variables, then on to `Next`."""
+        scope = self.scope(self.frame(frame_id))
+        try:
+            output = node.output(scope, result)
+            assigned = node.assign(scope, result)
+        except StatesError as failure:
+            self.fail_state(frame_id, node, failure)
+            return
+        self.exit_state(frame_id, node, output, assigned, node.next)
+
     def finish_frame(self, frame_id: str, output: JSON) -> None:
         from runtime.reducers import fanout
 
