@@ -221,10 +221,12 @@ class MapNode(RecoverableNode):
 class ItemReader:
     """A Distributed Map's ItemReader: the S3 call that lists the items, and how to read them."""
 
-    __slots__ = ("action", "config", "max_items", "parameters")
+    __slots__ = ("action", "config", "max_items", "parameters", "resource")
 
     def __init__(self, spec: dict[str, Any], jsonata: bool) -> None:
         self.action: str = str(spec.get("Resource", "")).rsplit(":", 1)[-1]
+        #: The task resource the Map Run calls for its items.
+        self.resource = f"arn:aws:states:::aws-sdk:s3:{self.action}"
         arguments = spec.get("Arguments" if jsonata else "Parameters") or {}
         self.parameters = _template(arguments, jsonata, "ItemReader")
         config = dict(spec.get("ReaderConfig") or {})

@@ -44,7 +44,7 @@ def run_map(turn: Turn, frame_id: str, node: MapNode) -> None:
     # AWS records length 0: the Map Run reads the items.
     turn.emit("MapStateStarted", frame_id, ev.MapStateStartedDetails(length=0))
     _start_map_run(turn, frame_id, node)
-    _request(turn, frame_id, f"arn:aws:states:::aws-sdk:s3:{reader.action}", request, "items")
+    _request(turn, frame_id, reader.resource, request, "items")
 
 
 def request_answered(turn: Turn, frame_id: str, node: MapNode, purpose: str, output: JSON,
