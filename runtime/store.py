@@ -10,7 +10,7 @@ stream named by its ARN.
 from __future__ import annotations
 
 import hashlib
-from typing import Final
+from typing import Any, Final
 
 import msgspec
 
@@ -40,6 +40,13 @@ class ActivityRecord(msgspec.Struct, frozen=True, kw_only=True):
     arn: str
     name: str
     created: float
+
+
+class DeletionRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """The end of a catalog entry: what was deleted (`arn`) and when."""
+
+    arn: str
+    at: float
 
 
 _definition_decoder = msgspec.msgpack.Decoder(DefinitionRecord)
@@ -104,6 +111,39 @@ async def load_state_machines(log: EventLog) -> list[StateMachineRecord]:
 async def load_activities(log: EventLog) -> list[ActivityRecord]:
     return [_activity_decoder.decode(e.data) for e in await log.read(CATALOG_STREAM)
             if e.type == "ActivityCreated"]
+
+
+#: What a `stepline:catalog` event holds, by its type.
+CatalogRecord = StateMachineRecord | ActivityRecord | DeletionRecord
+
+_CATALOG_DECODERS: Final[dict[str, msgspec.msgpack.Decoder[Any]]] = {
+    "StateMachineCreated": _machine_decoder,
+    "ActivityCreated": _activity_decoder,
+    "ActivityDeleted": msgspec.msgpack.Decoder(DeletionRecord),
+}
+
+
+def catalog_record(event: StoredEvent) -> CatalogRecord | None:
+    """The record a catalog event holds; None for a type this code does not know (written
+    by newer code: skipped, as an older reader cannot act on it)."""
+    decoder = _CATALOG_DECODERS.get(event.type)
+    if decoder is None:
+        return None
+    record: CatalogRecord = decoder.decode(event.data)
+    return record
+
+
+async def append_catalog_record(log: EventLog, type_: str, record: msgspec.Struct, *,
+                                expected: int) -> None:
+    """Append one record to the catalog stream only if it is still at version `expected`
+    (the version the writer decided the change on).
+
+    Raises:
+        ConcurrencyError: another record came first; decide again on the newer catalog.
+    """
+    await log.append(CATALOG_STREAM, [StoredEvent(
+        stream_id=CATALOG_STREAM, version=expected + 1, type=type_, data=_encode(record))],
+        expected_version=expected)
 
 
 async def load_events(log: EventLog, stream_id: str) -> list[ev.HistoryEvent]:

@@ -26,8 +26,8 @@ JSON = Any
 
 #: Catalog operations a PostgreSQL store does not serve yet: its catalog records know
 #: creation only, so updates, deletion, versions and aliases would not reach the other servers
-#: and workers. (Activities, redrive, Map Runs and mock test cases, which live in a single
-#: Runtime's memory, are refused by the `ClusterBackend` methods themselves.)
+#: and workers. (Redrive, Map Runs and mock test cases, which live in a single Runtime's
+#: memory, are refused by the `ClusterBackend` methods themselves.)
 CATALOG_CHANGES_NOT_IN_CLUSTER: Final = frozenset({
     "UpdateStateMachine", "DeleteStateMachine", "PublishStateMachineVersion",
     "ListStateMachineVersions", "DeleteStateMachineVersion", "CreateStateMachineAlias",
@@ -305,20 +305,21 @@ class ClusterBackend:
         await self.client.send_task_heartbeat(token)
 
     async def create_activity(self, name: str) -> Activity:
-        raise not_in_cluster("CreateActivity")
+        return await self.client.create_activity(name)
 
     async def activity(self, arn: str) -> Activity:
-        raise not_in_cluster("DescribeActivity")
+        return await self.client.activity(arn)
 
     async def activities(self) -> list[Activity]:
-        raise not_in_cluster("ListActivities")
+        return await self.client.list_activities()
 
     async def delete_activity(self, arn: str) -> None:
-        raise not_in_cluster("DeleteActivity")
+        await self.client.delete_activity(arn)
 
     async def get_activity_task(self, arn: str, *, worker_name: str | None,
                                 timeout: float) -> tuple[str, JSON] | None:
-        raise not_in_cluster("GetActivityTask")
+        return await self.client.get_activity_task(arn, worker_name=worker_name,
+                                                   timeout=timeout)
 
     async def map_runs(self, execution_arn: str) -> list[MapRun]:
         raise not_in_cluster("ListMapRuns")

@@ -1,9 +1,11 @@
 """The API side of a cluster: what `stepline serve --store postgresql://...` needs.
 
-State machines are kept as the event log's catalog records (`runtime.store`), so every client
-and worker on the database sees the same ones; executions are rows of `executions` plus their
-event streams. Starting or stopping an execution only queues a message in its inbox: the
-workers do the rest.
+State machines and activities are kept as the event log's catalog records (`runtime.store`),
+so every client and worker on the database sees the same ones: each client holds a replica,
+brought up to date by reading the records appended since (`refresh`). Executions are rows of
+`executions` plus their event streams. Starting or stopping an execution only queues a message
+in its inbox: the workers do the rest. An activity task is the outbox row its step inserted;
+GetActivityTask takes it (see `ClusterStatements.take_activity_task`).
 """
 
 from __future__ import annotations
@@ -19,17 +21,21 @@ import msgspec
 
 from runtime import events as ev
 from runtime import store
+from runtime.activities import Activities, Activity
 from runtime.actor.clock import SystemClock
 from runtime.catalog import NAME_RE, Catalog, StateMachine
 from runtime.cluster.rows import encode_message, json_text
-from runtime.cluster.schema import migrate_cluster
+from runtime.cluster.schema import channel, migrate_cluster
 from runtime.cluster.sql import ClusterStatements
+from runtime.cluster.wakeup import Backoff
+from runtime.effects import OfferActivityTask
 from runtime.engine import DEFAULT_ROLE_ARN, Execution
 from runtime.errors import AslError
 from runtime.history import render_history
 from runtime.log.pg_schema import DEFAULT_SCHEMA
 from runtime.log.postgres import PostgresEventLog
 from runtime.messages import (
+    ActivityStarted,
     Message,
     StartExecution,
     StopExecution,
@@ -42,23 +48,38 @@ from runtime.tokens import read_token
 JSON = Any
 #: How often `wait` looks at an execution at first, and at most.
 _POLL: Final = (0.02, 0.5)
+#: How often GetActivityTask looks for an offer at first, and at most, when no NOTIFY came.
+_OFFER_POLL: Final = (0.05, 1.0)
+_offer_decoder: Final = msgspec.msgpack.Decoder(OfferActivityTask)
 
 
 class ClusterClient:
     """Create `await ClusterClient.open(dsn)`; close it (or use `async with`)."""
 
     def __init__(self, log: PostgresEventLog, pool: Any, schema: str, *, region: str,
-                 account: str) -> None:
+                 account: str, dsn: str) -> None:
         """Use `ClusterClient.open()`."""
         self.log = log
         self._pool = pool
+        self._dsn = dsn
+        self._schema = schema
         self._sql = ClusterStatements(schema)
         self.region = region
         self.account = account
         self.clock = SystemClock()
         self.catalog = Catalog(region=region, account=account, clock=self.clock)
+        self.activities = Activities(region=region, account=account)
         self._definitions: dict[str, str] = {}
+        #: The catalog stream's version the replica (`catalog`, `activities`) reflects.
+        self._catalog_version = 0
+        self._refreshing = anyio.Lock()
         self._entropy = random.Random()
+        #: Activity tasks seen in the outbox, by row id (rows are never changed, only taken).
+        self._offers: dict[int, OfferActivityTask] = {}
+        #: The connection LISTENing for new outbox rows (opened by the first GetActivityTask).
+        self._listener: Any = None
+        self._listening = anyio.Lock()
+        self._outbox_changed = anyio.Event()
 
     @classmethod
     async def open(cls, dsn: str, *, schema: str = DEFAULT_SCHEMA, region: str = "us-east-1",
@@ -80,11 +101,13 @@ class ClusterClient:
         except BaseException:
             await log.close()
             raise
-        client = cls(log, pool, schema, region=region, account=account)
+        client = cls(log, pool, schema, region=region, account=account, dsn=dsn)
         await client.refresh()
         return client
 
     async def close(self) -> None:
+        if self._listener is not None:
+            await self._listener.close()
         await self._pool.close()
         await self.log.close()
 
@@ -97,14 +120,40 @@ class ClusterClient:
     # -- state machines ---------------------------------------------------------------------
 
     async def refresh(self) -> None:
-        """Learn the state machines other clients created since."""
-        self._definitions = await store.load_definitions(self.log)
-        known = {machine.arn for machine in self.catalog.list()}
-        for record in await store.load_state_machines(self.log):
-            if record.arn not in known:
-                self.catalog.create(record.name, self._definitions[record.definition_id],
-                                    role_arn=record.role_arn, type=record.type)
-                known.add(record.arn)
+        """Apply the catalog records appended since (by any client) to the replica."""
+        async with self._refreshing:
+            for event in await self.log.read(store.CATALOG_STREAM, gt=self._catalog_version):
+                record = store.catalog_record(event)
+                if record is not None:
+                    await self._apply(event.type, record)
+                self._catalog_version = event.version
+
+    async def _apply(self, type_: str, record: store.CatalogRecord) -> None:
+        """One catalog record, applied as every replica applies it: the first of two
+        creations of one name wins."""
+        match record:
+            case store.StateMachineRecord() if not self._has_machine(record.arn):
+                definition = await self._definition(record.definition_id)
+                self.catalog.create(record.name, definition, role_arn=record.role_arn,
+                                    type=record.type)
+            case store.ActivityRecord():
+                self.activities.create(record.name, now=record.created)
+            case store.DeletionRecord() if type_ == "ActivityDeleted":
+                self.activities.delete(record.arn)
+
+    def _has_machine(self, arn: str) -> bool:
+        try:
+            self.catalog.get(arn)
+        except AslError:
+            return False
+        return True
+
+    async def _definition(self, definition_id: str) -> str:
+        text = self._definitions.get(definition_id)
+        if text is None:
+            self._definitions = await store.load_definitions(self.log)
+            text = self._definitions[definition_id]
+        return text
 
     async def create_state_machine(self, name: str, definition: str | Mapping[str, Any], *,
                                    role_arn: str = DEFAULT_ROLE_ARN, type: str = "STANDARD"
@@ -131,6 +180,104 @@ class ClusterClient:
     async def list_state_machines(self) -> list[StateMachine]:
         await self.refresh()
         return self.catalog.list()
+
+    # -- activities -------------------------------------------------------------------------
+
+    async def create_activity(self, name: str) -> Activity:
+        """CreateActivity; the same name again is the same activity."""
+        if not NAME_RE.match(name):
+            raise AslError("InvalidName", f"Invalid Name: '{name}'")
+        arn = f"arn:aws:states:{self.region}:{self.account}:activity:{name}"
+        await self.refresh()
+        try:
+            return self.activities.get(arn)
+        except AslError:
+            pass
+        await store.append_record(self.log, store.CATALOG_STREAM, "ActivityCreated",
+                                  store.ActivityRecord(arn=arn, name=name,
+                                                       created=self.clock.now()))
+        await self.refresh()
+        return self.activities.get(arn)
+
+    async def activity(self, arn: str) -> Activity:
+        """DescribeActivity: ActivityDoesNotExist when unknown."""
+        await self.refresh()
+        return self.activities.get(arn)
+
+    async def list_activities(self) -> list[Activity]:
+        await self.refresh()
+        return self.activities.list()
+
+    async def delete_activity(self, arn: str) -> None:
+        """DeleteActivity (an unknown ARN is fine, as AWS answers). Its waiting tasks stay
+        until they time out, as a state machine may name an activity created later."""
+        await self.refresh()
+        try:
+            self.activities.get(arn)
+        except AslError:
+            return
+        await store.append_record(self.log, store.CATALOG_STREAM, "ActivityDeleted",
+                                  store.DeletionRecord(arn=arn, at=self.clock.now()))
+        await self.refresh()
+
+    async def get_activity_task(self, activity_arn: str, *, worker_name: str | None = None,
+                                timeout: float = 60.0) -> tuple[str, JSON] | None:
+        """GetActivityTask: (task token, input) of the oldest task of the activity, taken
+        from every other poller, or None after `timeout` seconds (AWS long-polls for 60).
+        Waits for new outbox rows' NOTIFY, and polls as well (backing off) in case one was
+        missed."""
+        await self.activity(activity_arn)
+        await self._listen()
+        backoff = Backoff(*_OFFER_POLL)
+        with anyio.move_on_after(timeout):
+            while True:
+                # Taken before looking, so a row inserted meanwhile wakes the wait below.
+                changed = self._outbox_changed
+                offer = await self._take_offer(activity_arn, worker_name)
+                if offer is not None:
+                    return offer.token, offer.input
+                with anyio.move_on_after(backoff.idle()):
+                    await changed.wait()
+        return None
+
+    async def _take_offer(self, activity_arn: str, worker_name: str | None
+                          ) -> OfferActivityTask | None:
+        async with self._pool.acquire() as connection:
+            ids = [row["id"] for row in await connection.fetch(self._sql.activity_offers)]
+            unseen = [offer_id for offer_id in ids if offer_id not in self._offers]
+            if unseen:
+                for row in await connection.fetch(self._sql.offer_effects, unseen):
+                    self._offers[row["id"]] = _offer_decoder.decode(row["effect"])
+            # Only rows still there stay remembered (other polls share the memory).
+            self._offers = {offer_id: self._offers[offer_id] for offer_id in ids
+                            if offer_id in self._offers}
+            wanted = {offer_id: offer for offer_id, offer in self._offers.items()
+                      if offer.activity_arn == activity_arn}
+            if not wanted:
+                return None
+            at = self.clock.now()
+            started = [encode_message(ActivityStarted(at=at, key=offer.key,
+                                                      worker_name=worker_name))
+                       for offer in wanted.values()]
+            taken = await connection.fetchval(self._sql.take_activity_task, list(wanted),
+                                              started)
+        return None if taken is None else wanted[taken]
+
+    async def _listen(self) -> None:
+        """LISTEN for new outbox rows on a connection of its own (once)."""
+        async with self._listening:
+            if self._listener is None:
+                listener = await asyncpg.connect(self._dsn)
+                try:
+                    await listener.add_listener(channel(self._schema, "outbox"), self._notified)
+                except BaseException:
+                    await listener.close()
+                    raise
+                self._listener = listener
+
+    def _notified(self, connection: object, pid: int, name: str, payload: str) -> None:
+        self._outbox_changed.set()
+        self._outbox_changed = anyio.Event()
 
     # -- executions -------------------------------------------------------------------------
 

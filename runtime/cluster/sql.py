@@ -8,9 +8,12 @@ without an explicit transaction. Leases are timed by the database's clock
 from __future__ import annotations
 
 from runtime.cluster.rows import TASK_KIND
+from runtime.effects import OfferActivityTask
 from runtime.log.pg_schema import quote_schema
 
 _LEASE = "clock_timestamp() + make_interval(secs => $2)"
+#: The outbox kind of activity tasks waiting for a GetActivityTask (a step inserts them).
+OFFER_KIND = OfferActivityTask.__name__
 
 
 class ClusterStatements:
@@ -220,4 +223,27 @@ class ClusterStatements:
             INSERT INTO {s}.inbox (arn, message)
             SELECT arn, $2 FROM {s}.executions WHERE arn = $1 AND status = 'RUNNING'
             RETURNING id
+        """
+        # Activity tasks waiting for a GetActivityTask. The activity is inside the encoded
+        # effect, so the poller reads the effects of the rows it has not seen yet.
+        self.activity_offers = (
+            f"SELECT id FROM {s}.outbox WHERE kind = '{OFFER_KIND}' ORDER BY id")
+        self.offer_effects = f"SELECT id, effect FROM {s}.outbox WHERE id = ANY($1::bigint[])"
+        # Takes the oldest of the offers `$1` still there and not being taken, and tells its
+        # execution that it was taken (`$2`: the message for each offer): a task goes to
+        # exactly one poller, and its ActivityStarted with it.
+        self.take_activity_task = f"""
+            WITH taken AS (
+                DELETE FROM {s}.outbox WHERE id = (
+                    SELECT id FROM {s}.outbox WHERE id = ANY($1::bigint[]) AND kind = '{OFFER_KIND}'
+                    ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
+                RETURNING id, arn
+            ),
+            started AS (
+                INSERT INTO {s}.inbox (arn, message)
+                SELECT taken.arn, offer.message
+                FROM taken JOIN unnest($1::bigint[], $2::bytea[]) AS offer(id, message)
+                    ON offer.id = taken.id
+            )
+            SELECT id FROM taken
         """

@@ -241,7 +241,6 @@ def test_what_the_cluster_cannot_serve_is_refused_by_name(cluster: Cluster) -> N
         lambda: sfn.publish_state_machine_version(stateMachineArn=machine),
         lambda: sfn.list_state_machine_versions(stateMachineArn=machine),
         lambda: sfn.list_state_machine_aliases(stateMachineArn=machine),
-        lambda: sfn.create_activity(name="nope"),
         lambda: sfn.redrive_execution(executionArn=execution),
         lambda: sfn.list_map_runs(executionArn=execution),
         lambda: sfn.start_execution(stateMachineArn=machine + "#HappyPath"),
@@ -277,6 +276,26 @@ def test_state_machines_of_another_server_on_the_same_database_are_served(
         assert _done(sfn, started)["status"] == "SUCCEEDED"
     finally:
         _stop(second)
+
+
+def test_an_activity_worker_polls_and_answers_through_the_api(cluster: Cluster) -> None:
+    sfn = cluster.sfn
+    activity = sfn.create_activity(name="approve")["activityArn"]
+    assert sfn.describe_activity(activityArn=activity)["name"] == "approve"
+    machine = _machine(sfn, "approval", {"StartAt": "Ask", "States": {
+        "Ask": {"Type": "Task", "Resource": activity, "End": True}}})
+    execution = sfn.start_execution(stateMachineArn=machine, input='{"amount": 5}')
+    task = sfn.get_activity_task(activityArn=activity, workerName="clerk")
+    assert json.loads(task["input"]) == {"amount": 5}
+    sfn.send_task_success(taskToken=task["taskToken"], output='{"approved": true}')
+    done = _done(sfn, execution["executionArn"])
+    assert (done["status"], json.loads(done["output"])) == ("SUCCEEDED", {"approved": True})
+    listed = sfn.list_activities()["activities"]
+    assert [a["activityArn"] for a in listed] == [activity]
+    sfn.delete_activity(activityArn=activity)
+    with pytest.raises(ClientError) as raised:
+        sfn.describe_activity(activityArn=activity)
+    assert _code(raised) == "ActivityDoesNotExist"
 
 
 HARNESS = ROOT.parent / "shared" / "conformance" / "harness.py"
