@@ -261,6 +261,25 @@ async def test_s3_get_object_body_is_text_after_the_headers(runtime: Runtime, bo
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", output["LastModified"])
 
 
+async def test_s3_get_object_reports_a_checksum_only_when_the_task_asks(
+        runtime: Runtime, boto: Boto) -> None:
+    # S3 GetObject: "To retrieve the checksum, this mode must be enabled" (ChecksumMode); AWS's
+    # recorded getObject results (corpus test_s3_get_object) carry no Checksum* member.
+    s3 = boto("s3")
+    s3.create_bucket(Bucket="checksum-bucket")
+    s3.put_object(Bucket="checksum-bucket", Key="k", Body=b"text data",
+                  ChecksumAlgorithm="CRC32")
+    plain = await run(runtime, machine(("Get", task(
+        "arn:aws:states:::aws-sdk:s3:getObject", {"Bucket": "checksum-bucket", "Key": "k"}))))
+    assert plain.status == "SUCCEEDED", plain.cause
+    assert not [key for key in plain.output if key.startswith("Checksum")]
+    asked = await run(runtime, machine(("Get", task(
+        "arn:aws:states:::aws-sdk:s3:getObject",
+        {"Bucket": "checksum-bucket", "Key": "k", "ChecksumMode": "ENABLED"}))))
+    assert asked.status == "SUCCEEDED", asked.cause
+    assert asked.output["ChecksumCRC32"]
+
+
 async def test_s3_missing_key_and_bucket(runtime: Runtime, boto: Boto) -> None:
     boto("s3").create_bucket(Bucket="empty-bucket")
     no_key = await run(runtime, machine(("Get", task(
