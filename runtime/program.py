@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from runtime.dataflow.conditions import compile_choice_rule
+from runtime.dataflow.items import reader_call
 from runtime.dataflow.jsonata import compile_jsonata_value
 from runtime.dataflow.paths import (
     compile_input_path,
@@ -219,20 +220,20 @@ class MapNode(RecoverableNode):
 
 
 class ItemReader:
-    """A Distributed Map's ItemReader: the S3 call that lists the items, and how to read them."""
+    """A Distributed Map's ItemReader: the call that reads the items, and how to read them."""
 
     __slots__ = ("action", "config", "max_items", "parameters", "resource")
 
     def __init__(self, spec: dict[str, Any], jsonata: bool) -> None:
-        self.action: str = str(spec.get("Resource", "")).rsplit(":", 1)[-1]
-        #: The task resource the Map Run calls for its items.
-        self.resource = f"arn:aws:states:::aws-sdk:s3:{self.action}"
         arguments = spec.get("Arguments" if jsonata else "Parameters") or {}
         self.parameters = _template(arguments, jsonata, "ItemReader")
         config = dict(spec.get("ReaderConfig") or {})
         self.max_items = _optional_number(config.pop("MaxItems", None),
                                           config.pop("MaxItemsPath", None), jsonata, "MaxItems")
         self.config = config
+        #: `action` names the response `reader_items` reads; `resource` is the task resource
+        #: the Map Run calls for its items.
+        self.action, self.resource = reader_call(str(spec.get("Resource", "")), config)
 
 
 def _template(value: JSON, jsonata: bool, field: str) -> Evaluator:

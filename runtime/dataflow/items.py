@@ -1,6 +1,11 @@
-"""Distributed Map data: the items an ItemReader's S3 response holds, and ItemBatcher batches.
-Pure functions: the reducer calls them on the recorded S3 response, so a replay reads the same
-items without calling S3 again."""
+"""Distributed Map data: the items an ItemReader's response holds, and ItemBatcher batches.
+Pure functions: the reducer calls them on the recorded response, so a replay reads the same
+items without calling S3 (or the file system) again.
+
+An ItemReader names an S3 action; the Map Run calls it as a task resource (`reader_call`):
+`aws-sdk:s3:getObject|listObjectsV2` for one object or a listing, and the runtime's own
+readers for what takes more than one call (an S3 Inventory or Athena manifest, read by
+runtime/manifests.py) or is not S3 at all (`stepline:readFile`, integrations/files.py)."""
 
 from __future__ import annotations
 
@@ -17,10 +22,38 @@ JSON = Any
 
 _DELIMITERS: Final = {"COMMA": ",", "PIPE": "|", "SEMICOLON": ";", "SPACE": " ", "TAB": "\t"}
 
+#: A local file as the dataset (our extension): Parameters `{"Path": ...}`.
+READ_FILE: Final = "arn:aws:states:::stepline:readFile"
+#: The objects an S3 Inventory manifest.json lists: its CSV data files, with the schema.
+READ_INVENTORY: Final = "arn:aws:states:::stepline:readInventory"
+#: The data files an Athena UNLOAD manifest lists (docs: ManifestType ATHENA_DATA).
+READ_ATHENA_MANIFEST: Final = "arn:aws:states:::stepline:readAthenaManifest"
+
+
+def reader_call(resource: str, config: Mapping[str, JSON]) -> tuple[str, str]:
+    """The action `reader_items` reads for an ItemReader `resource` with `config`, and the
+    task resource the Map Run calls for it."""
+    service_action = resource.split(":::", 1)[-1]
+    if service_action == "stepline:readFile":
+        return "readFile", READ_FILE
+    action = service_action.rsplit(":", 1)[-1]
+    if action == "getObject":
+        # AWS: InputType MANIFEST is an S3 Inventory; so is ManifestType S3_INVENTORY,
+        # which takes no InputType.
+        manifest = config.get("ManifestType")
+        if manifest == "ATHENA_DATA":
+            return "readAthenaManifest", READ_ATHENA_MANIFEST
+        if manifest == "S3_INVENTORY" or config.get("InputType") == "MANIFEST":
+            return "readInventory", READ_INVENTORY
+    return action, f"arn:aws:states:::aws-sdk:s3:{action}"
+
 
 def reader_items(action: str, response: JSON, config: Mapping[str, JSON],
                  max_items: int | None) -> list[JSON]:
-    """Items from the response of the ItemReader's S3 call (`getObject` or `listObjectsV2`).
+    """Items from the response of the ItemReader's call (`action` as `reader_call` names
+    it): `{"Body": text}` for `getObject` and `readFile`, S3's listing for `listObjectsV2`,
+    `{"Files": [{"Key", "Body"}, ...]}` (plus the inventory's `FileSchema`) for
+    `readInventory` and `readAthenaManifest`.
 
     Raises:
         StatesError: States.ItemReaderFailed, with AWS's cause where the corpus records one.
@@ -29,12 +62,44 @@ def reader_items(action: str, response: JSON, config: Mapping[str, JSON],
         raise _failed("The ItemReader's response is not an object.")
     if action == "listObjectsV2":
         items: list[JSON] = [_object_item(entry) for entry in response.get("Contents") or []]
+    elif action == "readInventory":
+        items = _files_items(response, _inventory_config(response, config), max_items)
+    elif action == "readAthenaManifest":
+        items = _files_items(response, config, max_items)
     else:
         body = response.get("Body")
         if not isinstance(body, str):
             raise _failed("The ItemReader's object has no text body.")
         items = _parse_body(body, config)
     return items[:max_items] if max_items else items
+
+
+def _inventory_config(response: Mapping[str, JSON], config: Mapping[str, JSON]
+                      ) -> dict[str, JSON]:
+    """Inventory data files have no header row: the manifest's `fileSchema` names the
+    columns (docs: "the CSV headers for the inventory object metadata")."""
+    if config.get("CSVHeaderLocation") == "GIVEN":
+        headers = config.get("CSVHeaders")
+    else:
+        schema = response.get("FileSchema")
+        if not isinstance(schema, str) or not schema.strip():
+            raise _failed("The S3 Inventory manifest has no fileSchema.")
+        headers = [name.strip() for name in schema.split(",")]
+    return {"InputType": "CSV", "CSVHeaderLocation": "GIVEN", "CSVHeaders": headers,
+            "CSVDelimiter": config.get("CSVDelimiter", "COMMA")}
+
+
+def _files_items(response: Mapping[str, JSON], config: Mapping[str, JSON],
+                 max_items: int | None) -> list[JSON]:
+    items: list[JSON] = []
+    for file in response.get("Files") or []:
+        if max_items and len(items) >= max_items:
+            break
+        body = file.get("Body") if isinstance(file, dict) else None
+        if not isinstance(body, str):
+            raise _failed("A data file of the manifest has no text body.")
+        items.extend(_parse_body(body, config))
+    return items
 
 
 def _object_item(entry: JSON) -> JSON:

@@ -307,6 +307,8 @@ class _Checker(RuleChecker):
             self.path_field(state, f"{field}Path", location)
         if "Label" in state:
             self.label(state["Label"], f"{location}/Label")
+        if "ItemReader" in state:
+            self.item_reader(state["ItemReader"], f"{location}/ItemReader", language)
 
     def processor(self, processor: Any, location: str) -> None:
         self.machine(processor, location, _PROCESSOR_FIELDS)

@@ -84,6 +84,19 @@ _OPERATORS: Final = frozenset(_OPERAND_TYPES) | _PATH_OPERATORS
 _RULE_FIELDS: Final = _OPERATORS | {"Variable", "And", "Or", "Not", "Next", "Comment",
                                      "Assign", "Output", "Condition"}
 # `$states` fields that exist only where a state has a result or a catcher an error output.
+_ITEM_READER_FIELDS: Final = frozenset({"Resource", "Parameters", "Arguments", "ReaderConfig"})
+# AWS reads items with these S3 actions; `stepline:readFile` is our local-file reader.
+_ITEM_READER_RESOURCE: Final = re.compile(
+    r"arn:aws[a-z-]*:states:::(?:s3:getObject|s3:listObjectsV2|stepline:readFile)")
+_READER_CONFIG_VALUES: Final[dict[str, tuple[str, ...]]] = {
+    "InputType": ("MANIFEST", "JSON", "CSV", "JSONL", "PARQUET"),
+    "ManifestType": ("ATHENA_DATA", "S3_INVENTORY"),
+    "CSVHeaderLocation": ("FIRST_ROW", "GIVEN"),
+    "CSVDelimiter": ("COMMA", "PIPE", "SEMICOLON", "SPACE", "TAB"),
+    "Transformation": ("NONE", "LOAD_AND_FLATTEN"),
+}
+# docs (ItemReader): "You can specify a limit of up to 100,000,000".
+_MAX_ITEMS: Final = 100_000_000
 _CONDITIONAL_STATES_FIELDS: Final = frozenset({"result", "errorOutput"})
 RESULT: Final = frozenset({"result"})
 _ERROR_OUTPUT: Final = frozenset({"errorOutput"})
@@ -396,6 +409,58 @@ class RuleChecker:
                         "ts": "a valid RFC3339 timestamp"}[kind]
             self.error(f"The value for the field '{operator}' must be {expected}",
                        f"{location}/{operator}")
+
+    # ----------------------------------------------------------------- ItemReader
+
+    def item_reader(self, reader: Any, location: str, language: str) -> None:
+        """A Distributed Map's ItemReader: an S3 action AWS reads items with (docs: ItemReader)
+        or our local-file reader, and a ReaderConfig of AWS's values."""
+        if not isinstance(reader, dict):
+            self.error("The value for the field 'ItemReader' must be a JSON object", location)
+            return
+        self.unsupported(reader, _ITEM_READER_FIELDS, location)
+        self.language_fields(reader, language, location)
+        resource = reader.get("Resource")
+        if "Resource" not in reader:
+            self.error("These fields are required: [Resource]", location)
+        elif not isinstance(resource, str) or not _ITEM_READER_RESOURCE.fullmatch(resource):
+            self.error("The field 'Resource' does not match any of the allowed values. "
+                       "Examples: [arn:<partition>:states:::s3:getObject, "
+                       "arn:<partition>:states:::s3:listObjectsV2]", f"{location}/Resource")
+        if language == JSONPATH and "Parameters" in reader:
+            self.payload_template(reader["Parameters"], f"{location}/Parameters")
+        elif language == JSONATA:
+            self.jsonata_fields(reader, location)
+        if "ReaderConfig" not in reader:
+            return
+        config, here = reader["ReaderConfig"], f"{location}/ReaderConfig"
+        if not isinstance(config, dict):
+            self.error("The value for the field 'ReaderConfig' must be a JSON object", here)
+            return
+        for field, values in _READER_CONFIG_VALUES.items():
+            if field in config and config[field] not in values:
+                self.error(f"The field '{field}' should have one of these values: "
+                           f"[{', '.join(values)}]", f"{here}/{field}")
+        self.exclusive(config, ("MaxItems", "MaxItemsPath"), here)
+        self.bounded(config, "MaxItems", here, language, low=0, high=_MAX_ITEMS)
+        self.path_field(config, "MaxItemsPath", here)
+        self.reader_kind(config, here, resource)
+
+    def reader_kind(self, config: dict[str, Any], location: str, resource: Any) -> None:
+        manifest, input_type = config.get("ManifestType"), config.get("InputType")
+        # docs: "If you specify ManifestType is S3_INVENTORY then InputType cannot be
+        # specified"; an Athena manifest lists CSV, JSONL or Parquet files.
+        if manifest == "S3_INVENTORY" and "InputType" in config:
+            self.error("The field 'InputType' cannot be set when 'ManifestType' is "
+                       "S3_INVENTORY", f"{location}/InputType")
+        if manifest == "ATHENA_DATA" and input_type not in ("CSV", "JSONL", "PARQUET"):
+            self.error("The field 'InputType' must be CSV, JSONL or PARQUET when "
+                       "'ManifestType' is ATHENA_DATA", f"{location}/InputType")
+        if isinstance(resource, str) and resource.endswith(":stepline:readFile") and (
+                manifest is not None or input_type not in (None, "JSON", "JSONL", "CSV")):
+            self.error("A local file is read as JSON, JSONL or CSV: the field 'InputType' "
+                       "should have one of these values: [JSON, JSONL, CSV]",
+                       f"{location}/InputType")
 
     # ----------------------------------------------------------------- retry / catch
 
