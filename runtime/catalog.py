@@ -83,6 +83,17 @@ class Alias(msgspec.Struct, frozen=True, kw_only=True):
     description: str | None = None
 
 
+class CatalogContents(msgspec.Struct, frozen=True, kw_only=True):
+    """What a catalog holds at one moment (its containers copied; the structs in them are
+    never changed in place, rule 1): taken before a change, to restore or compare with."""
+
+    machines: dict[str, StateMachine]
+    versions: dict[str, dict[int, StateMachine]]
+    last_version: dict[str, int]
+    aliases: dict[str, Alias]
+    tags: dict[str, dict[str, str]]
+
+
 def revision_of(machine: StateMachine) -> str:
     content = msgspec.json.encode([machine.definition, machine.role_arn,
                                    machine.logging_configuration,
@@ -315,6 +326,52 @@ class Catalog:
             raise AslError("ValidationException",
                            "Routing configuration versions must belong to one state machine")
         return machines.pop()
+
+    # -- replicas -------------------------------------------------------------------------
+
+    def put(self, machine: StateMachine) -> None:
+        """Keep `machine` as another catalog recorded it: a state machine, or a version when
+        `machine.version` is set (its number then counts as used)."""
+        if machine.version is None:
+            self._machines[machine.arn] = machine
+            return
+        base = machine.machine_arn
+        self._versions.setdefault(base, {})[machine.version] = machine
+        self._last_version[base] = max(self._last_version.get(base, 0), machine.version)
+
+    def has(self, arn: str) -> bool:
+        """Whether `get(arn)` finds a state machine or version."""
+        try:
+            self.get(arn)
+        except AslError:
+            return False
+        return True
+
+    def forget_version(self, version_arn: str) -> None:
+        """Drop a version another catalog deleted (it checked the aliases already)."""
+        base, _, number = version_arn.rpartition(":")
+        if number.isdigit():
+            self._versions.get(base, {}).pop(int(number), None)
+        self._tags.pop(version_arn, None)
+
+    def put_alias(self, alias: Alias) -> None:
+        """Keep `alias` as another catalog recorded it."""
+        self._aliases[alias.arn] = alias
+
+    def contents(self) -> CatalogContents:
+        return CatalogContents(
+            machines=dict(self._machines),
+            versions={arn: dict(found) for arn, found in self._versions.items()},
+            last_version=dict(self._last_version), aliases=dict(self._aliases),
+            tags={arn: dict(found) for arn, found in self._tags.items()})
+
+    def restore(self, contents: CatalogContents) -> None:
+        """Go back to `contents` (taken by `contents()`)."""
+        self._machines = dict(contents.machines)
+        self._versions = {arn: dict(found) for arn, found in contents.versions.items()}
+        self._last_version = dict(contents.last_version)
+        self._aliases = dict(contents.aliases)
+        self._tags = {arn: dict(found) for arn, found in contents.tags.items()}
 
     # -- tags -----------------------------------------------------------------------------
 

@@ -10,12 +10,13 @@ stream named by its ARN.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from typing import Any, Final
 
 import msgspec
 
 from runtime import events as ev
-from runtime.catalog import StateMachine
+from runtime.catalog import Alias, StateMachine
 from runtime.log._base import ConcurrencyError, EventLog, StoredEvent
 
 DEFINITIONS_STREAM: Final = "stepline:definitions"
@@ -113,13 +114,46 @@ async def load_activities(log: EventLog) -> list[ActivityRecord]:
             if e.type == "ActivityCreated"]
 
 
-#: What a `stepline:catalog` event holds, by its type.
-CatalogRecord = StateMachineRecord | ActivityRecord | DeletionRecord
+class StateMachineChangedRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """A state machine as UpdateStateMachine (or its configuration at creation) left it."""
 
+    arn: str
+    definition_id: str
+    role_arn: str
+    logging: dict[str, Any] | None
+    tracing: dict[str, Any] | None
+    updated: float | None
+
+
+class VersionRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """A published version: the machine's content at the time, under its number."""
+
+    arn: str
+    number: int
+    definition_id: str
+    role_arn: str
+    logging: dict[str, Any] | None
+    tracing: dict[str, Any] | None
+    description: str | None
+    created: float
+    revision_id: str
+
+
+#: What a `stepline:catalog` event holds, by its type.
+CatalogRecord = (StateMachineRecord | ActivityRecord | DeletionRecord
+                 | StateMachineChangedRecord | VersionRecord | Alias)
+
+_deletion_decoder = msgspec.msgpack.Decoder(DeletionRecord)
 _CATALOG_DECODERS: Final[dict[str, msgspec.msgpack.Decoder[Any]]] = {
     "StateMachineCreated": _machine_decoder,
     "ActivityCreated": _activity_decoder,
-    "ActivityDeleted": msgspec.msgpack.Decoder(DeletionRecord),
+    "ActivityDeleted": _deletion_decoder,
+    "StateMachineChanged": msgspec.msgpack.Decoder(StateMachineChangedRecord),
+    "StateMachineDeleted": _deletion_decoder,
+    "VersionPublished": msgspec.msgpack.Decoder(VersionRecord),
+    "VersionDeleted": _deletion_decoder,
+    "AliasSaved": msgspec.msgpack.Decoder(Alias),
+    "AliasDeleted": _deletion_decoder,
 }
 
 
@@ -133,17 +167,18 @@ def catalog_record(event: StoredEvent) -> CatalogRecord | None:
     return record
 
 
-async def append_catalog_record(log: EventLog, type_: str, record: msgspec.Struct, *,
-                                expected: int) -> None:
-    """Append one record to the catalog stream only if it is still at version `expected`
-    (the version the writer decided the change on).
+async def append_catalog_records(log: EventLog, records: Sequence[tuple[str, msgspec.Struct]],
+                                 *, expected: int) -> None:
+    """Append (type, record) pairs to the catalog stream, all or nothing, only if it is
+    still at version `expected` (the version the writer decided the change on).
 
     Raises:
         ConcurrencyError: another record came first; decide again on the newer catalog.
     """
-    await log.append(CATALOG_STREAM, [StoredEvent(
-        stream_id=CATALOG_STREAM, version=expected + 1, type=type_, data=_encode(record))],
-        expected_version=expected)
+    await log.append(CATALOG_STREAM, [
+        StoredEvent(stream_id=CATALOG_STREAM, version=expected + number, type=type_,
+                    data=_encode(record))
+        for number, (type_, record) in enumerate(records, start=1)], expected_version=expected)
 
 
 async def load_events(log: EventLog, stream_id: str) -> list[ev.HistoryEvent]:

@@ -4,12 +4,12 @@
 `ClusterBackend` from a `ClusterClient` (the PostgreSQL store, advanced by cluster workers).
 `StepFunctions` (runtime.api.service) and the handlers call only `Backend`, so they never ask
 which engine is behind it. What the cluster cannot do yet answers AWS's ValidationException
-naming the operation, raised by `ClusterBackend.require` (catalog changes) or by the method.
+naming the operation, raised by the `ClusterBackend` method.
 """
 
 from __future__ import annotations
 
-from typing import Any, Final, Protocol
+from typing import Any, Protocol
 
 from msgspec.structs import replace
 
@@ -23,18 +23,6 @@ from runtime.errors import AslError
 from runtime.state import MapRun
 
 JSON = Any
-
-#: Catalog operations a PostgreSQL store does not serve yet: its catalog records know
-#: creation only, so updates, deletion, versions and aliases would not reach the other servers
-#: and workers. (Redrive, Map Runs and mock test cases, which live in a single Runtime's
-#: memory, are refused by the `ClusterBackend` methods themselves.)
-CATALOG_CHANGES_NOT_IN_CLUSTER: Final = frozenset({
-    "UpdateStateMachine", "DeleteStateMachine", "PublishStateMachineVersion",
-    "ListStateMachineVersions", "DeleteStateMachineVersion", "CreateStateMachineAlias",
-    "DescribeStateMachineAlias", "UpdateStateMachineAlias", "DeleteStateMachineAlias",
-    "ListStateMachineAliases",
-})
-
 
 def not_in_cluster(what: str) -> AslError:
     return AslError("ValidationException", f"{what} is not supported with a PostgreSQL store")
@@ -224,9 +212,9 @@ class RuntimeBackend:
 class ClusterBackend:
     """A `Backend` over a `ClusterClient`: executions are rows the cluster's workers advance.
 
-    State machines come from the store's catalog records, so every server and worker on the
-    database sees them; their tags and logging/tracing configuration are kept by this server
-    only. StopExecution queues the stop and waits up to `stop_wait` seconds for a worker to
+    State machines, their versions and aliases, and activities come from the store's catalog
+    records, so every server and worker on the database sees them; tags are kept by this
+    server only. StopExecution queues the stop and waits up to `stop_wait` seconds for a worker to
     record it; a stop still queued after that answers the time it was asked for (AWS's
     StopExecution returns without waiting either).
     """
@@ -245,8 +233,8 @@ class ClusterBackend:
         return self.client.clock.now()
 
     def require(self, operation: str) -> None:
-        if operation in CATALOG_CHANGES_NOT_IN_CLUSTER:
-            raise not_in_cluster(operation)
+        # Every catalog change is recorded in the store (`runtime.cluster.client.SharedCatalog`).
+        return None
 
     async def create_state_machine(self, name: str, definition: str, *, role_arn: str,
                                    type: str) -> str:

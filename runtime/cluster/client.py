@@ -10,20 +10,32 @@ GetActivityTask takes it (see `ClusterStatements.take_activity_task`).
 
 from __future__ import annotations
 
+import asyncio
 import random
+import threading
+import time
 import uuid
-from collections.abc import Mapping
-from typing import Any, Final, Self
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Final, Self, TypeVar
 
 import anyio
 import asyncpg
 import msgspec
+from msgspec.structs import replace
 
 from runtime import events as ev
 from runtime import store
 from runtime.activities import Activities, Activity
 from runtime.actor.clock import SystemClock
-from runtime.catalog import NAME_RE, Catalog, StateMachine
+from runtime.catalog import (
+    NAME_RE,
+    Alias,
+    Catalog,
+    CatalogContents,
+    Route,
+    StateMachine,
+    revision_of,
+)
 from runtime.cluster.rows import encode_message, json_text
 from runtime.cluster.schema import channel, migrate_cluster
 from runtime.cluster.sql import ClusterStatements
@@ -32,6 +44,7 @@ from runtime.effects import OfferActivityTask
 from runtime.engine import DEFAULT_ROLE_ARN, Execution
 from runtime.errors import AslError
 from runtime.history import render_history
+from runtime.log._base import ConcurrencyError
 from runtime.log.pg_schema import DEFAULT_SCHEMA
 from runtime.log.postgres import PostgresEventLog
 from runtime.messages import (
@@ -42,6 +55,7 @@ from runtime.messages import (
     TaskCallback,
     TaskHeartbeat,
 )
+from runtime.program import Program
 from runtime.reducers.turn import MAX_PAYLOAD_BYTES
 from runtime.tokens import read_token
 
@@ -51,6 +65,13 @@ _POLL: Final = (0.02, 0.5)
 #: How often GetActivityTask looks for an offer at first, and at most, when no NOTIFY came.
 _OFFER_POLL: Final = (0.05, 1.0)
 _offer_decoder: Final = msgspec.msgpack.Decoder(OfferActivityTask)
+#: Seconds a replica is trusted without a catalog NOTIFY before it is refreshed anyway.
+_CATALOG_MAX_AGE: Final = 1.0
+#: Seconds a catalog operation waits for the database before it gives up.
+_BLOCKING_TIMEOUT: Final = 30.0
+#: Attempts at a catalog change that other servers' changes keep overtaking.
+_CHANGE_ATTEMPTS: Final = 10
+T = TypeVar("T")
 
 
 class ClusterClient:
@@ -67,18 +88,21 @@ class ClusterClient:
         self.region = region
         self.account = account
         self.clock = SystemClock()
-        self.catalog = Catalog(region=region, account=account, clock=self.clock)
+        self.catalog = SharedCatalog(self)
         self.activities = Activities(region=region, account=account)
         self._definitions: dict[str, str] = {}
+        self._programs: dict[str, Program] = {}
         #: The catalog stream's version the replica (`catalog`, `activities`) reflects.
         self._catalog_version = 0
-        self._refreshing = anyio.Lock()
+        self._catalog_stale = True
+        self._refreshed_at = 0.0
+        #: Where the synchronous catalog operations reach the database (opened when needed).
+        self._blocking: _Blocking | None = None
         self._entropy = random.Random()
         #: Activity tasks seen in the outbox, by row id (rows are never changed, only taken).
         self._offers: dict[int, OfferActivityTask] = {}
-        #: The connection LISTENing for new outbox rows (opened by the first GetActivityTask).
+        #: The connection LISTENing for catalog changes and new outbox rows.
         self._listener: Any = None
-        self._listening = anyio.Lock()
         self._outbox_changed = anyio.Event()
 
     @classmethod
@@ -102,10 +126,17 @@ class ClusterClient:
             await log.close()
             raise
         client = cls(log, pool, schema, region=region, account=account, dsn=dsn)
-        await client.refresh()
+        try:
+            await client._listen()
+            await client.refresh()
+        except BaseException:
+            await client.close()
+            raise
         return client
 
     async def close(self) -> None:
+        if self._blocking is not None:
+            self._blocking.close()
         if self._listener is not None:
             await self._listener.close()
         await self._pool.close()
@@ -121,39 +152,92 @@ class ClusterClient:
 
     async def refresh(self) -> None:
         """Apply the catalog records appended since (by any client) to the replica."""
-        async with self._refreshing:
-            for event in await self.log.read(store.CATALOG_STREAM, gt=self._catalog_version):
-                record = store.catalog_record(event)
-                if record is not None:
-                    await self._apply(event.type, record)
-                self._catalog_version = event.version
+        await self._catch_up(self.log)
 
-    async def _apply(self, type_: str, record: store.CatalogRecord) -> None:
+    async def _fresh(self) -> None:
+        """Refresh unless the replica is known to be up to date: no catalog NOTIFY came
+        since the last refresh, and that was recent (a NOTIFY lost with the listening
+        connection delays a change by `_CATALOG_MAX_AGE` at most). So a change made through
+        another server is seen here once its NOTIFY arrived, milliseconds later: AWS too
+        makes state machine updates eventually consistent ("Read consistency in Step
+        Functions"), and saves StartExecution a round trip for them."""
+        if self._catalog_stale or time.monotonic() - self._refreshed_at > _CATALOG_MAX_AGE:
+            await self.refresh()
+
+    async def _catch_up(self, log: PostgresEventLog) -> None:
+        """Read the new catalog records through `log` and apply them. Everything after the
+        reads is synchronous, so two catch-ups interleaved apply each record once."""
+        self._catalog_stale = False
+        self._refreshed_at = time.monotonic()
+        events = await log.read(store.CATALOG_STREAM, gt=self._catalog_version)
+        records = [(event, store.catalog_record(event)) for event in events]
+        if any(getattr(record, "definition_id", None) not in (None, *self._definitions)
+               for _, record in records):
+            self._definitions.update(await store.load_definitions(log))
+        for event, record in records:
+            if event.version <= self._catalog_version:
+                continue
+            if record is not None:
+                self._apply(event.type, record)
+            self._catalog_version = event.version
+
+    def _apply(self, type_: str, record: store.CatalogRecord) -> None:
         """One catalog record, applied as every replica applies it: the first of two
-        creations of one name wins."""
+        creations of one name wins; changes to what no longer exists are dropped."""
+        catalog = self.catalog
         match record:
-            case store.StateMachineRecord() if not self._has_machine(record.arn):
-                definition = await self._definition(record.definition_id)
-                self.catalog.create(record.name, definition, role_arn=record.role_arn,
-                                    type=record.type)
+            case store.StateMachineRecord() if not catalog.has(record.arn):
+                machine = StateMachine(
+                    arn=record.arn, name=record.name,
+                    definition=self._definitions[record.definition_id],
+                    role_arn=record.role_arn, type=record.type, created=record.created,
+                    program=self._program(record.definition_id, record.type))
+                machine.revision_id = revision_of(machine)
+                catalog.put(machine)
+            case store.StateMachineChangedRecord() if catalog.has(record.arn):
+                machine = catalog.get(record.arn)
+                changed = replace(
+                    machine, definition=self._definitions[record.definition_id],
+                    program=self._program(record.definition_id, machine.type),
+                    role_arn=record.role_arn, logging_configuration=record.logging,
+                    tracing_configuration=record.tracing, updated=record.updated)
+                changed.revision_id = revision_of(changed)
+                catalog.put(changed)
+            case store.VersionRecord() if catalog.has(record.arn.rpartition(":")[0]):
+                machine = catalog.get(record.arn.rpartition(":")[0])
+                catalog.put(replace(
+                    machine, arn=record.arn, version=record.number,
+                    definition=self._definitions[record.definition_id],
+                    program=self._program(record.definition_id, machine.type),
+                    role_arn=record.role_arn, logging_configuration=record.logging,
+                    tracing_configuration=record.tracing, description=record.description,
+                    created=record.created, updated=None, revision_id=record.revision_id))
+            case Alias():
+                catalog.put_alias(record)
             case store.ActivityRecord():
                 self.activities.create(record.name, now=record.created)
-            case store.DeletionRecord() if type_ == "ActivityDeleted":
-                self.activities.delete(record.arn)
+            case store.DeletionRecord():
+                self._delete(type_, record.arn)
 
-    def _has_machine(self, arn: str) -> bool:
-        try:
-            self.catalog.get(arn)
-        except AslError:
-            return False
-        return True
+    def _delete(self, type_: str, arn: str) -> None:
+        # The replica's own `delete`s record a change: applying one is `Catalog`'s.
+        match type_:
+            case "ActivityDeleted":
+                self.activities.delete(arn)
+            case "StateMachineDeleted":
+                Catalog.delete(self.catalog, arn)
+            case "VersionDeleted":
+                self.catalog.forget_version(arn)
+            case "AliasDeleted":
+                Catalog.delete_alias(self.catalog, arn)
 
-    async def _definition(self, definition_id: str) -> str:
-        text = self._definitions.get(definition_id)
-        if text is None:
-            self._definitions = await store.load_definitions(self.log)
-            text = self._definitions[definition_id]
-        return text
+    def _program(self, definition_id: str, type: str) -> Program:
+        """The compiled definition (compiled once per content id)."""
+        program = self._programs.get(definition_id)
+        if program is None:
+            program = self._programs[definition_id] = self.catalog.compile(
+                self._definitions[definition_id], type=type)[1]
+        return program
 
     async def create_state_machine(self, name: str, definition: str | Mapping[str, Any], *,
                                    role_arn: str = DEFAULT_ROLE_ARN, type: str = "STANDARD"
@@ -171,14 +255,15 @@ class ClusterClient:
         return await store.record_definition(self.log, text, self._definitions)
 
     async def state_machine(self, arn: str) -> StateMachine:
-        try:
-            return self.catalog.get(arn)
-        except AslError:
+        """A state machine or version as the catalog has it now (looked for again in the
+        store when not known here: it may have just been created elsewhere)."""
+        await self._fresh()
+        if not self.catalog.has(arn):
             await self.refresh()
-            return self.catalog.get(arn)
+        return self.catalog.get(arn)
 
     async def list_state_machines(self) -> list[StateMachine]:
-        await self.refresh()
+        await self._fresh()
         return self.catalog.list()
 
     # -- activities -------------------------------------------------------------------------
@@ -200,7 +285,8 @@ class ClusterClient:
         return self.activities.get(arn)
 
     async def activity(self, arn: str) -> Activity:
-        """DescribeActivity: ActivityDoesNotExist when unknown."""
+        """DescribeActivity: ActivityDoesNotExist when unknown. (Activity reads are rare
+        beside a long poll: they read the store every time, seeing every change made.)"""
         await self.refresh()
         return self.activities.get(arn)
 
@@ -227,7 +313,6 @@ class ClusterClient:
         Waits for new outbox rows' NOTIFY, and polls as well (backing off) in case one was
         missed."""
         await self.activity(activity_arn)
-        await self._listen()
         backoff = Backoff(*_OFFER_POLL)
         with anyio.move_on_after(timeout):
             while True:
@@ -264,20 +349,49 @@ class ClusterClient:
         return None if taken is None else wanted[taken]
 
     async def _listen(self) -> None:
-        """LISTEN for new outbox rows on a connection of its own (once)."""
-        async with self._listening:
-            if self._listener is None:
-                listener = await asyncpg.connect(self._dsn)
-                try:
-                    await listener.add_listener(channel(self._schema, "outbox"), self._notified)
-                except BaseException:
-                    await listener.close()
-                    raise
-                self._listener = listener
+        """LISTEN for catalog changes and new outbox rows on a connection of its own."""
+        listener = await asyncpg.connect(self._dsn)
+        try:
+            await listener.add_listener(channel(self._schema, "catalog"), self._catalog_moved)
+            await listener.add_listener(channel(self._schema, "outbox"), self._outbox_grew)
+        except BaseException:
+            await listener.close()
+            raise
+        self._listener = listener
 
-    def _notified(self, connection: object, pid: int, name: str, payload: str) -> None:
+    def _catalog_moved(self, connection: object, pid: int, name: str, payload: str) -> None:
+        self._catalog_stale = True
+
+    def _outbox_grew(self, connection: object, pid: int, name: str, payload: str) -> None:
         self._outbox_changed.set()
         self._outbox_changed = anyio.Event()
+
+    # -- from synchronous catalog operations -------------------------------------------------
+
+    def catch_up_blocking(self) -> None:
+        """`refresh()` for synchronous callers: the calling loop waits."""
+        self._bridge().run(self._catch_up)
+
+    def record_blocking(self, records: Sequence[tuple[str, msgspec.Struct]],
+                        definitions: Sequence[str]) -> None:
+        """Append catalog records (and the definition texts they name) decided on the
+        replica as it is now; the replica has applied them already.
+
+        Raises:
+            ConcurrencyError: another record came first (nothing was appended).
+        """
+        async def write(log: PostgresEventLog) -> None:
+            for text in definitions:
+                await store.record_definition(log, text, self._definitions)
+            await store.append_catalog_records(log, records, expected=self._catalog_version)
+
+        self._bridge().run(write)
+        self._catalog_version += len(records)
+
+    def _bridge(self) -> _Blocking:
+        if self._blocking is None:
+            self._blocking = _Blocking(self._dsn, self._schema)
+        return self._blocking
 
     # -- executions -------------------------------------------------------------------------
 
@@ -398,6 +512,179 @@ class ClusterClient:
                     return execution
                 await anyio.sleep(interval)
                 interval = min(_POLL[1], interval * 2)
+
+
+class SharedCatalog(Catalog):
+    """A client's replica of the catalog stream, changed by the API's catalog operations.
+
+    Those operations do not await (`runtime.api.service` calls the catalog directly), so a
+    change is made here synchronously: the replica is brought up to date, the change applied
+    to it, and the records it amounts to appended to the stream at the version it was
+    decided on, the calling loop waiting for the database meanwhile (`_Blocking`). When
+    another server's record came first, the change is undone and decided again on the newer
+    catalog. So a change is in the database when the operation answers, and every replica
+    applies the same records in the same order. Tags stay with the server that set them.
+    """
+
+    def __init__(self, client: ClusterClient) -> None:
+        super().__init__(region=client.region, account=client.account, clock=client.clock)
+        self._client = client
+        self._changing = False
+
+    def configure(self, arn: str, *, logging: dict[str, JSON] | None = None,
+                  tracing: dict[str, JSON] | None = None) -> StateMachine:
+        machine = self.get(arn)
+        if (machine.logging_configuration, machine.tracing_configuration) == (logging, tracing):
+            return machine  # the usual CreateStateMachine: nothing to record
+        return self._change(lambda: Catalog.configure(self, arn, logging=logging,
+                                                      tracing=tracing))
+
+    def update(self, arn: str, *, definition: str | None = None, role_arn: str | None = None,
+               logging: dict[str, JSON] | None = None, tracing: dict[str, JSON] | None = None
+               ) -> StateMachine:
+        return self._change(lambda: Catalog.update(
+            self, arn, definition=definition, role_arn=role_arn, logging=logging,
+            tracing=tracing))
+
+    def delete(self, arn: str) -> None:
+        self._change(lambda: Catalog.delete(self, arn))
+
+    def publish(self, arn: str, *, revision_id: str | None = None,
+                description: str | None = None) -> StateMachine:
+        return self._change(lambda: Catalog.publish(self, arn, revision_id=revision_id,
+                                                    description=description))
+
+    def delete_version(self, version_arn: str) -> None:
+        self._change(lambda: Catalog.delete_version(self, version_arn))
+
+    def create_alias(self, name: str, routes: Sequence[Route], *,
+                     description: str | None = None) -> Alias:
+        return self._change(lambda: Catalog.create_alias(self, name, routes,
+                                                         description=description))
+
+    def update_alias(self, arn: str, *, routes: Sequence[Route] | None = None,
+                     description: str | None = None) -> Alias:
+        return self._change(lambda: Catalog.update_alias(self, arn, routes=routes,
+                                                         description=description))
+
+    def delete_alias(self, arn: str) -> None:
+        self._change(lambda: Catalog.delete_alias(self, arn))
+
+    def versions(self, arn: str) -> list[StateMachine]:
+        self._fresh()
+        return super().versions(arn)
+
+    def alias(self, arn: str) -> Alias:
+        self._fresh()
+        return super().alias(arn)
+
+    def aliases(self, machine_arn: str) -> list[Alias]:
+        self._fresh()
+        return super().aliases(machine_arn)
+
+    def _fresh(self) -> None:
+        """Up to date with the store: the NOTIFY of a change just made elsewhere may not
+        have been read yet while this loop waits for nothing, and these reads are rare."""
+        if not self._changing:
+            self._client.catch_up_blocking()
+
+    def _change(self, apply: Callable[[], T]) -> T:
+        for _ in range(_CHANGE_ATTEMPTS):
+            self._client.catch_up_blocking()
+            before = self.contents()
+            self._changing = True
+            try:
+                result = apply()
+                records, definitions = catalog_records(before, self.contents(),
+                                                       at=self.clock.now())
+                if records:
+                    self._client.record_blocking(records, definitions)
+                return result
+            except ConcurrencyError:
+                self.restore(before)
+            except BaseException:
+                self.restore(before)
+                raise
+            finally:
+                self._changing = False
+        raise AslError("ConflictException",
+                       "The catalog is being changed concurrently; try again")
+
+
+def catalog_records(before: CatalogContents, after: CatalogContents, *, at: float
+                    ) -> tuple[list[tuple[str, msgspec.Struct]], list[str]]:
+    """The catalog records that take a replica from `before` to `after` (a change made by
+    one operation), and the definition texts they name."""
+    records: list[tuple[str, msgspec.Struct]] = []
+    definitions: list[str] = []
+    deleted = before.machines.keys() - after.machines.keys()
+    records += [("StateMachineDeleted", store.DeletionRecord(arn=arn, at=at))
+                for arn in sorted(deleted)]
+    for arn, machine in after.machines.items():
+        if arn in before.machines and before.machines[arn] is not machine:
+            definitions.append(machine.definition)
+            records.append(("StateMachineChanged", store.StateMachineChangedRecord(
+                arn=arn, definition_id=store.definition_id(machine.definition),
+                role_arn=machine.role_arn, logging=machine.logging_configuration,
+                tracing=machine.tracing_configuration, updated=machine.updated)))
+    for base, found in after.versions.items():
+        known = before.versions.get(base, {})
+        for number, version in found.items():
+            if number not in known:
+                definitions.append(version.definition)
+                records.append(("VersionPublished", store.VersionRecord(
+                    arn=version.arn, number=number,
+                    definition_id=store.definition_id(version.definition),
+                    role_arn=version.role_arn, logging=version.logging_configuration,
+                    tracing=version.tracing_configuration, description=version.description,
+                    created=version.created, revision_id=version.revision_id)))
+    for base, found in before.versions.items():
+        remaining = after.versions.get(base, {})
+        records += [("VersionDeleted", store.DeletionRecord(arn=version.arn, at=at))
+                    for number, version in found.items()
+                    if base not in deleted and number not in remaining]
+    for arn, alias in after.aliases.items():
+        if before.aliases.get(arn) is not alias:
+            records.append(("AliasSaved", alias))
+    records += [("AliasDeleted", store.DeletionRecord(arn=arn, at=at))
+                for arn, alias in before.aliases.items()
+                if arn not in after.aliases and alias.machine_arn not in deleted]
+    return records, definitions
+
+
+class _Blocking:
+    """A loop on a thread of its own, with its own connections to the event log, where
+    synchronous callers run database work and wait for it (a few milliseconds on a healthy
+    database; `_BLOCKING_TIMEOUT` at most). The caller's loop is blocked meanwhile, which
+    the rare catalog operations can afford; nothing run here may need that loop."""
+
+    def __init__(self, dsn: str, schema: str) -> None:
+        self._dsn = dsn
+        self._schema = schema
+        self._log: PostgresEventLog | None = None
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever,
+                                        name="stepline-catalog", daemon=True)
+        self._thread.start()
+
+    def run(self, work: Callable[[PostgresEventLog], Awaitable[T]]) -> T:
+        future = asyncio.run_coroutine_threadsafe(self._with_log(work), self._loop)
+        return future.result(timeout=_BLOCKING_TIMEOUT)
+
+    async def _with_log(self, work: Callable[[PostgresEventLog], Awaitable[T]]) -> T:
+        if self._log is None:
+            self._log = await PostgresEventLog.open(self._dsn, schema=self._schema,
+                                                    pool_size=1, writers=1)
+        return await work(self._log)
+
+    def close(self) -> None:
+        if self._log is not None:
+            log = self._log
+            asyncio.run_coroutine_threadsafe(log.close(), self._loop).result(
+                timeout=_BLOCKING_TIMEOUT)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+        self._loop.close()
 
 
 def _execution(row: Any) -> Execution:

@@ -24,6 +24,8 @@ polling (migration 6 narrowed the first and the last): timers always; outbox row
 inserted without a lease (a worker inserts the task calls it runs itself already leased);
 inbox rows unless each one's execution is leased to the worker whose session inserted it
 (named by the session setting `stepline.worker`), which steps it without being told.
+Migration 7 NOTIFYs `<schema>.catalog` when the log's catalog stream (`runtime.store`) moves,
+so API servers bring their catalog replicas up to date without polling.
 """
 
 from __future__ import annotations
@@ -97,6 +99,19 @@ _NOTIFY_OUTBOX: Final = """
     $$
 """
 
+_NOTIFY_CATALOG: Final = """
+    CREATE FUNCTION {schema}.cluster_notify_catalog() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        PERFORM pg_notify(TG_TABLE_SCHEMA || '.catalog', '');
+        RETURN NULL;
+    END
+    $$;
+    -- A row trigger with a WHEN clause: other streams' appends call no function at all.
+    CREATE TRIGGER streams_notify_catalog AFTER INSERT OR UPDATE ON {schema}.streams
+        FOR EACH ROW WHEN (NEW.stream_id = 'stepline:catalog')
+        EXECUTE FUNCTION {schema}.cluster_notify_catalog()
+"""
+
 
 CLUSTER_MIGRATIONS: Final = (
     Migration(1, "executions: status, stream head and lease of each execution", """
@@ -160,6 +175,7 @@ CLUSTER_MIGRATIONS: Final = (
         _notify_trigger("inbox", "cluster_notify_inbox"),
         "DROP TRIGGER outbox_notify ON {schema}.outbox",
         _notify_trigger("outbox", "cluster_notify_outbox")))),
+    Migration(7, "NOTIFY when the catalog stream moves", _NOTIFY_CATALOG),
 )
 
 LATEST_CLUSTER_VERSION: Final = CLUSTER_MIGRATIONS[-1].version

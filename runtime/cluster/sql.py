@@ -213,7 +213,8 @@ class ClusterStatements:
         self.describe = f"SELECT {columns} FROM {s}.executions WHERE arn = $1"
         self.list_executions = f"""
             SELECT {columns} FROM {s}.executions
-            WHERE ($1::text IS NULL OR state_machine_arn = $1)
+            WHERE ($1::text IS NULL OR state_machine_arn = $1
+                   OR starts_with(state_machine_arn, $1 || ':'))  -- its versions
                 AND ($2::text IS NULL OR status = $2)
             ORDER BY position
         """

@@ -236,11 +236,6 @@ def test_what_the_cluster_cannot_serve_is_refused_by_name(cluster: Cluster) -> N
     machine = _machine(sfn, "plain", json.loads(pass_machine({"a": 1})))
     execution = sfn.start_execution(stateMachineArn=machine)["executionArn"]
     refused: list[Callable[[], Any]] = [
-        lambda: sfn.update_state_machine(stateMachineArn=machine, definition=pass_machine()),
-        lambda: sfn.delete_state_machine(stateMachineArn=machine),
-        lambda: sfn.publish_state_machine_version(stateMachineArn=machine),
-        lambda: sfn.list_state_machine_versions(stateMachineArn=machine),
-        lambda: sfn.list_state_machine_aliases(stateMachineArn=machine),
         lambda: sfn.redrive_execution(executionArn=execution),
         lambda: sfn.list_map_runs(executionArn=execution),
         lambda: sfn.start_execution(stateMachineArn=machine + "#HappyPath"),
@@ -296,6 +291,34 @@ def test_an_activity_worker_polls_and_answers_through_the_api(cluster: Cluster) 
     with pytest.raises(ClientError) as raised:
         sfn.describe_activity(activityArn=activity)
     assert _code(raised) == "ActivityDoesNotExist"
+
+
+def test_versions_and_aliases_through_the_api(cluster: Cluster) -> None:
+    sfn = cluster.sfn
+    created = sfn.create_state_machine(name="versioned", definition=pass_machine(1),
+                                       roleArn=ROLE, publish=True)
+    machine, v1 = created["stateMachineArn"], created["stateMachineVersionArn"]
+    v2 = sfn.update_state_machine(stateMachineArn=machine, definition=pass_machine(2),
+                                  publish=True)["stateMachineVersionArn"]
+    listed = sfn.list_state_machine_versions(stateMachineArn=machine)["stateMachineVersions"]
+    assert [v["stateMachineVersionArn"] for v in listed] == [v2, v1]
+    alias = sfn.create_state_machine_alias(name="live", routingConfiguration=[
+        {"stateMachineVersionArn": v1, "weight": 100}])["stateMachineAliasArn"]
+    execution = sfn.start_execution(stateMachineArn=alias)["executionArn"]
+    done = _done(sfn, execution)
+    assert (json.loads(done["output"]), done["stateMachineVersionArn"],
+            done["stateMachineAliasArn"]) == (1, v1, alias)
+    assert json.loads(_done(sfn, sfn.start_execution(stateMachineArn=machine)[
+        "executionArn"])["output"]) == 2
+    with pytest.raises(ClientError) as raised:
+        sfn.delete_state_machine_version(stateMachineVersionArn=v1)
+    assert _code(raised) == "ConflictException"
+    sfn.delete_state_machine_alias(stateMachineAliasArn=alias)
+    sfn.delete_state_machine_version(stateMachineVersionArn=v1)
+    sfn.delete_state_machine(stateMachineArn=machine)
+    with pytest.raises(ClientError) as raised:
+        sfn.describe_state_machine(stateMachineArn=machine)
+    assert _code(raised) == "StateMachineDoesNotExist"
 
 
 HARNESS = ROOT.parent / "shared" / "conformance" / "harness.py"
