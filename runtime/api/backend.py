@@ -274,7 +274,7 @@ class ClusterBackend:
             return replace(execution, stop_date=execution.stop_date or asked)
 
     async def redrive_execution(self, arn: str) -> Execution:
-        raise not_in_cluster("RedriveExecution")
+        return await self.client.redrive_execution(arn)
 
     async def wait(self, arn: str) -> Execution:
         return await self.client.wait(arn)

@@ -50,12 +50,14 @@ from runtime.log.postgres import PostgresEventLog
 from runtime.messages import (
     ActivityStarted,
     Message,
+    RedriveExecution,
     StartExecution,
     StopExecution,
     TaskCallback,
     TaskHeartbeat,
 )
 from runtime.program import Program
+from runtime.reducers import REDRIVABLE
 from runtime.reducers.turn import MAX_PAYLOAD_BYTES
 from runtime.tokens import read_token
 
@@ -65,6 +67,9 @@ _POLL: Final = (0.02, 0.5)
 #: How often GetActivityTask looks for an offer at first, and at most, when no NOTIFY came.
 _OFFER_POLL: Final = (0.05, 1.0)
 _offer_decoder: Final = msgspec.msgpack.Decoder(OfferActivityTask)
+#: How often RedriveExecution looks again while a worker holds the execution's lease (a
+#: step of a late message to the ended execution), and for how many seconds at most.
+_REDRIVE_RETRY: Final = (0.01, 10.0)
 #: Seconds a replica is trusted without a catalog NOTIFY before it is refreshed anyway.
 _CATALOG_MAX_AGE: Final = 1.0
 #: Seconds a catalog operation waits for the database before it gives up.
@@ -463,6 +468,31 @@ class ClusterClient:
             return await self.describe_execution(execution_arn)
         return await self.wait(execution_arn, timeout=timeout)
 
+    async def redrive_execution(self, execution_arn: str) -> Execution:
+        """RedriveExecution: continue a FAILED, TIMED_OUT or ABORTED execution from its
+        unsuccessful states; it is RUNNING from this call on (a worker does the redrive).
+
+        Raises:
+            AslError: ExecutionDoesNotExist; ExecutionNotRedrivable for any other status.
+        """
+        at = self.clock.now()
+        message = encode_message(RedriveExecution(at=at))
+        with anyio.fail_after(_REDRIVE_RETRY[1]):
+            while True:
+                async with self._pool.acquire() as connection:
+                    row = await connection.fetchrow(self._sql.redrive, execution_arn, message,
+                                                    at)
+                if row is None:
+                    raise AslError("ExecutionDoesNotExist",
+                                   f"Execution Does Not Exist: '{execution_arn}'")
+                if row["redriven"]:
+                    return await self.describe_execution(execution_arn)
+                if not row["leased"] or row["status"] not in REDRIVABLE:
+                    raise AslError("ExecutionNotRedrivable",
+                                   f"Execution with status {row['status']} cannot be "
+                                   f"redriven: '{execution_arn}'")
+                await anyio.sleep(_REDRIVE_RETRY[0])
+
     # -- callbacks --------------------------------------------------------------------------
 
     async def check_task_token(self, token: str) -> None:
@@ -693,7 +723,8 @@ def _execution(row: Any) -> Execution:
         status=row["status"], start_date=row["start_date"], stop_date=row["stop_date"],
         input=msgspec.json.decode(row["input"]),
         output=None if row["output"] is None else msgspec.json.decode(row["output"]),
-        error=row["error"], cause=row["cause"])
+        error=row["error"], cause=row["cause"], redrive_count=row["redrive_count"],
+        redrive_date=row["redrive_date"])
 
 
 def _task_gone() -> AslError:

@@ -25,7 +25,9 @@ inserted without a lease (a worker inserts the task calls it runs itself already
 inbox rows unless each one's execution is leased to the worker whose session inserted it
 (named by the session setting `stepline.worker`), which steps it without being told.
 Migration 7 NOTIFYs `<schema>.catalog` when the log's catalog stream (`runtime.store`) moves,
-so API servers bring their catalog replicas up to date without polling.
+so API servers bring their catalog replicas up to date without polling. Migration 8 adds what
+DescribeExecution reports of redrives (`redrive_count`, `redrive_date`), set by the statement
+that queues a redrive.
 """
 
 from __future__ import annotations
@@ -176,6 +178,11 @@ CLUSTER_MIGRATIONS: Final = (
         "DROP TRIGGER outbox_notify ON {schema}.outbox",
         _notify_trigger("outbox", "cluster_notify_outbox")))),
     Migration(7, "NOTIFY when the catalog stream moves", _NOTIFY_CATALOG),
+    Migration(8, "executions: redrive count and date", """
+        ALTER TABLE {schema}.executions
+            ADD COLUMN redrive_count integer NOT NULL DEFAULT 0,
+            ADD COLUMN redrive_date double precision
+    """),
 )
 
 LATEST_CLUSTER_VERSION: Final = CLUSTER_MIGRATIONS[-1].version

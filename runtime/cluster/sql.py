@@ -10,8 +10,10 @@ from __future__ import annotations
 from runtime.cluster.rows import TASK_KIND
 from runtime.effects import OfferActivityTask
 from runtime.log.pg_schema import quote_schema
+from runtime.reducers import REDRIVABLE
 
 _LEASE = "clock_timestamp() + make_interval(secs => $2)"
+_REDRIVABLE = ", ".join(f"'{status}'" for status in sorted(REDRIVABLE))
 #: The outbox kind of activity tasks waiting for a GetActivityTask (a step inserts them).
 OFFER_KIND = OfferActivityTask.__name__
 
@@ -209,7 +211,7 @@ class ClusterStatements:
             SELECT count(*) FROM created
         """
         columns = ("arn, state_machine_arn, name, status, start_date, stop_date, input, output,"
-                   " error, cause, version")
+                   " error, cause, version, redrive_count, redrive_date")
         self.describe = f"SELECT {columns} FROM {s}.executions WHERE arn = $1"
         self.list_executions = f"""
             SELECT {columns} FROM {s}.executions
@@ -247,4 +249,26 @@ class ClusterStatements:
                     ON offer.id = taken.id
             )
             SELECT id FROM taken
+        """
+        # Queues a RedriveExecution (`$2`, at `$3`) for an execution that ended unsuccessfully,
+        # and marks it RUNNING at once: a second redrive is refused (the reducer would redrive
+        # a running execution again), and a StopExecution is accepted. Only while no worker
+        # holds its lease: the commit of a step under way (a late task outcome) would write
+        # the ended status back. Returns the execution's status and lease before the
+        # statement, and whether it was redriven; no row when there is no such execution.
+        self.redrive = f"""
+            WITH revived AS (
+                UPDATE {s}.executions
+                SET status = 'RUNNING', stop_date = NULL, output = NULL, error = NULL,
+                    cause = NULL, redrive_count = redrive_count + 1, redrive_date = $3
+                WHERE arn = $1 AND status IN ({_REDRIVABLE})
+                    AND (lease_expires IS NULL OR lease_expires < clock_timestamp())
+                RETURNING arn
+            ),
+            queued AS (
+                INSERT INTO {s}.inbox (arn, message) SELECT arn, $2 FROM revived
+            )
+            SELECT (SELECT count(*) FROM revived) AS redriven, status,
+                coalesce(lease_expires >= clock_timestamp(), false) AS leased
+            FROM {s}.executions WHERE arn = $1
         """

@@ -236,7 +236,6 @@ def test_what_the_cluster_cannot_serve_is_refused_by_name(cluster: Cluster) -> N
     machine = _machine(sfn, "plain", json.loads(pass_machine({"a": 1})))
     execution = sfn.start_execution(stateMachineArn=machine)["executionArn"]
     refused: list[Callable[[], Any]] = [
-        lambda: sfn.redrive_execution(executionArn=execution),
         lambda: sfn.list_map_runs(executionArn=execution),
         lambda: sfn.start_execution(stateMachineArn=machine + "#HappyPath"),
     ]
@@ -319,6 +318,22 @@ def test_versions_and_aliases_through_the_api(cluster: Cluster) -> None:
     with pytest.raises(ClientError) as raised:
         sfn.describe_state_machine(stateMachineArn=machine)
     assert _code(raised) == "StateMachineDoesNotExist"
+
+
+def test_redrive_through_the_api(cluster: Cluster) -> None:
+    sfn = cluster.sfn
+    machine = _machine(sfn, "fails", {"StartAt": "F", "States": {
+        "F": {"Type": "Fail", "Error": "Broken", "Cause": "always"}}})
+    execution = sfn.start_execution(stateMachineArn=machine)["executionArn"]
+    failed = _done(sfn, execution)
+    assert (failed["status"], failed["redriveStatus"], failed["redriveCount"]) == (
+        "FAILED", "REDRIVABLE", 0)
+    assert sfn.redrive_execution(executionArn=execution)["redriveDate"]
+    again = _done(sfn, execution)
+    assert (again["status"], again["error"], again["redriveCount"]) == ("FAILED", "Broken", 1)
+    assert again["redriveDate"]
+    types = [e["type"] for e in sfn.get_execution_history(executionArn=execution)["events"]]
+    assert types.count("ExecutionFailed") == 2 and "ExecutionRedriven" in types
 
 
 HARNESS = ROOT.parent / "shared" / "conformance" / "harness.py"
