@@ -176,8 +176,10 @@ class ClusterClient:
         self._refreshed_at = time.monotonic()
         events = await log.read(store.CATALOG_STREAM, gt=self._catalog_version)
         records = [(event, store.catalog_record(event)) for event in events]
-        if any(getattr(record, "definition_id", None) not in (None, *self._definitions)
-               for _, record in records):
+        named = {record.definition_id for _, record in records if isinstance(
+            record, store.StateMachineRecord | store.StateMachineChangedRecord
+            | store.VersionRecord)}
+        if not named <= self._definitions.keys():
             self._definitions.update(await store.load_definitions(log))
         for event, record in records:
             if event.version <= self._catalog_version:
