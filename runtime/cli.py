@@ -557,7 +557,10 @@ async def _execute(definition: str, machine_name: str, input_json: str | None,
                    tasks: TaskTable, clock: ClockName, execution_name: str | None,
                    store: str | None, *, mocks: MockConfig | None = None,
                    test_case: str | None = None) -> tuple[Execution, list[dict[str, Any]]]:
-    async with Runtime(clock=clock, store=store, tasks=tasks, mocks=mocks) as runtime:
+    # A definition run from the command line is the user's own: its local-file ItemReader
+    # reads under the working directory.
+    async with Runtime(clock=clock, store=store, tasks=tasks, mocks=mocks,
+                       files_root=os.getcwd()) as runtime:
         machine_arn = await runtime.create_state_machine(machine_name, definition)
         target = f"{machine_arn}#{test_case}" if test_case else machine_arn
         execution_arn = await runtime.start_execution(

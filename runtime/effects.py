@@ -11,6 +11,8 @@ from typing import Any
 
 import msgspec
 
+from runtime.messages import Message
+
 JSON = Any
 
 
@@ -45,10 +47,37 @@ class WatchExecution(msgspec.Struct, frozen=True, kw_only=True, tag=True):
     json_values: bool = False
 
 
+class StartChildExecution(msgspec.Struct, frozen=True, kw_only=True, tag=True):
+    """Start a Map Run's child execution (one iteration of a Distributed Map), running the
+    parent's definition from sub-machine `machine`; its end comes back to the parent as a
+    `ChildExecutionEnded` for `key`. Starting one that exists already starts nothing (and
+    reports its end again if it has ended: the parent may have missed it in a crash)."""
+
+    key: str
+    execution_arn: str
+    state_machine_arn: str
+    input: JSON
+    machine: str
+    map_run_arn: str
+    parent_arn: str
+    #: The parent's redrive: redrive the child if it ended unsuccessfully.
+    redrive: bool = False
+
+
+class Deliver(msgspec.Struct, frozen=True, kw_only=True, tag=True):
+    """Tell another execution `message` (a child its stop or redrive, a parent a child's
+    end). Delivered also when the sending execution has just ended."""
+
+    key: str
+    execution_arn: str
+    message: Message
+
+
 class StartTimer(msgspec.Struct, frozen=True, kw_only=True, tag=True):
     key: str
     #: Epoch seconds.
     due: float
 
 
-Effect = InvokeTask | StartTimer | OfferActivityTask | WatchExecution
+Effect = (InvokeTask | StartTimer | OfferActivityTask | WatchExecution | StartChildExecution
+          | Deliver)

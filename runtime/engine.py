@@ -22,6 +22,7 @@ from anyio.abc import TaskGroup
 
 from integrations._base import IntegrationSource
 from integrations.aws import AwsIntegrations
+from integrations.files import LocalFiles
 from integrations.http import HttpIntegrations
 from integrations.mocks import (
     MockConfig,
@@ -41,7 +42,15 @@ from runtime.actor.invoke import run_task
 from runtime.actor.timers import TimerService
 from runtime.catalog import NAME_RE, Catalog, StateMachine
 from runtime.dataflow.scope import MISSING
-from runtime.effects import Effect, InvokeTask, OfferActivityTask, StartTimer, WatchExecution
+from runtime.effects import (
+    Deliver,
+    Effect,
+    InvokeTask,
+    OfferActivityTask,
+    StartChildExecution,
+    StartTimer,
+    WatchExecution,
+)
 from runtime.errors import AslError
 from runtime.history import render_history
 from runtime.log._base import EventLog
@@ -49,14 +58,17 @@ from runtime.log.file import Durability, FileEventLog
 from runtime.log.memory import MemoryEventLog
 from runtime.log.snapshots import FileSnapshotStore, SnapshotStore
 from runtime.logging import ExecutionLogWriter, execution_log_writer
+from runtime.map_runs import check_map_run_update, map_runs_of
 from runtime.messages import (
     ActivityStarted,
+    ChildExecutionEnded,
     RedriveExecution,
     StartExecution,
     StopExecution,
     TaskCallback,
     TaskHeartbeat,
     TimerFired,
+    UpdateMapRun,
 )
 from runtime.metrics import Metrics
 from runtime.model.validate import (
@@ -93,6 +105,8 @@ class Execution(msgspec.Struct, kw_only=True):
     cause: str | None = None
     redrive_count: int = 0
     redrive_date: float | None = None
+    #: The Map Run that started this execution (a Distributed Map's child), else "".
+    map_run_arn: str = ""
 
 
 def _describe(state: ExecutionState) -> Execution:
@@ -102,6 +116,7 @@ def _describe(state: ExecutionState) -> Execution:
         stop_date=state.stop_time, input=state.input, output=state.output, error=state.error,
         cause=state.cause, redrive_count=state.redrive_count,
         redrive_date=state.attempt_started if state.redrive_count else None,
+        map_run_arn=state.map_run_arn,
     )
 
 
@@ -121,6 +136,9 @@ class Runtime:
             (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_<SERVICE>`, then AWS).
         snapshot_every: with a store, save an execution's state every this many events, so
             resuming a long execution does not fold its history from the first event.
+        files_root: a directory a Distributed Map's local-file ItemReader
+            (`arn:aws:states:::stepline:readFile`) may read under; none by default, so that a
+            definition sent to a server cannot read its files.
         mocks: a mock configuration (Step Functions Local's SFN_MOCK_CONFIG format, a path
             to it, or the parsed document): an execution started with the state machine ARN
             suffixed `#TestCase` gets that test case's mocked responses.
@@ -136,6 +154,7 @@ class Runtime:
                  tasks: Mapping[str, TaskHandler] | None = None,
                  snapshot_every: int = 1000, aws_endpoint_url: str | None = None,
                  aws_endpoints: Mapping[str, str] | None = None,
+                 files_root: str | os.PathLike[str] | None = None,
                  mocks: MockConfig | Mapping[str, Any] | str | os.PathLike[str] | None = None
                  ) -> None:
         if clock == "system":
@@ -159,8 +178,9 @@ class Runtime:
         self.aws = AwsIntegrations(endpoint_url=aws_endpoint_url,
                                    endpoints=dict(aws_endpoints or {}), region=region)
         self.http = HttpIntegrations()
+        files = (LocalFiles(files_root),) if files_root is not None else ()
         served: tuple[IntegrationSource, ...] = (
-            self.functions, NestedExecutions(self), *sources, self.aws, self.http)
+            self.functions, NestedExecutions(self), *sources, *files, self.aws, self.http)
         self.mocks: MockedIntegrations | None = None
         if mocks is not None:
             config = load_mock_config(mocks) if isinstance(mocks, (str, os.PathLike)) \
@@ -215,7 +235,7 @@ class Runtime:
                                 role_arn=record.role_arn, type=record.type)
         for activity in await store.load_activities(self.event_log):
             self.activities.create(activity.name, now=activity.created)
-        resumed = 0
+        resumed: list[ExecutionActor] = []
         for stream_id in await self.event_log.streams():
             if not store.is_execution_stream(stream_id):
                 continue
@@ -235,12 +255,14 @@ class Runtime:
                 self._finished[stream_id] = actor
                 continue
             self._executions[stream_id] = actor
+            resumed.append(actor)
+        # Effects only once every execution is loaded: a resumed Map Run finds its children.
+        for actor in resumed:
             self.group.start_soon(actor.run)
-            for effect in pending_effects(program, state):
+            for effect in pending_effects(actor.program, actor.state):
                 self._run_effect(actor, effect)
-            resumed += 1
         if resumed:
-            log.info("executions_resumed", count=resumed)
+            log.info("executions_resumed", count=len(resumed))
 
     async def _recover_state(self, stream_id: str, state_machine_arn: str,
                              events: list[ev.HistoryEvent]) -> ExecutionState:
@@ -402,16 +424,20 @@ class Runtime:
             raise AslError("ExecutionNotRedrivable",
                            f"Execution with status {actor.state.status} cannot be redriven: "
                            f"'{execution_arn}'")
-        machine_program = actor.program
-        self._finished.pop(execution_arn, None)
-        revived = self._new_actor(machine_program, actor.state, actor.history)
-        self._executions[execution_arn] = revived
-        at = self.clock.now()
-        revived.tell(RedriveExecution(at=at))
-        self.group.start_soon(revived.run)
+        revived, at = self._redrive(actor, RedriveExecution(at=self.clock.now()))
         return msgspec.structs.replace(_describe(revived.state), status="RUNNING",
                                        redrive_count=revived.state.redrive_count + 1,
                                        redrive_date=at, stop_date=None)
+
+    def _redrive(self, actor: ExecutionActor, message: RedriveExecution
+                 ) -> tuple[ExecutionActor, float]:
+        """A new actor for an ended execution, told `message`; (actor, time asked)."""
+        self._finished.pop(actor.arn, None)
+        revived = self._new_actor(actor.program, actor.state, actor.history)
+        self._executions[actor.arn] = revived
+        revived.tell(message)
+        self.group.start_soon(revived.run)
+        return revived, message.at
 
     # -- replay and time travel ----------------------------------------------------------
 
@@ -476,25 +502,14 @@ class Runtime:
         """The text of the definition the execution runs (which its state machine may have
         changed since, and which a fork may have replaced)."""
         actor = self._actor(execution_arn)
-        for event in actor.history:
-            if isinstance(event.details, ev.ExecutionStartedDetails):
-                found = self._definitions.get(event.details.definition_id)
-                if found is not None:
-                    return found
-                break
+        found = self._definitions.get(_definition_id(actor.history))
+        if found is not None:
+            return found
         return self.state_machine(actor.state.state_machine_arn).definition
 
     def map_runs(self, execution_arn: str) -> list[MapRun]:
         """The Map Runs (Distributed Map states) of an execution, with live counts."""
-        state = self._actor(execution_arn).state
-        runs = dict(state.map_runs)
-        for frame in state.frames.values():
-            fan = frame.fanout
-            if fan is not None and fan.map_run in runs and runs[fan.map_run].status == "RUNNING":
-                runs[fan.map_run] = msgspec.structs.replace(
-                    runs[fan.map_run], total=fan.total, succeeded=fan.succeeded,
-                    failed=fan.failed)
-        return list(runs.values())
+        return map_runs_of(self._actor(execution_arn).state)
 
     def describe_map_run(self, map_run_arn: str) -> tuple[str, MapRun]:
         """(execution ARN, Map Run) for DescribeMapRun."""
@@ -503,6 +518,18 @@ class Runtime:
                 run = next(r for r in self.map_runs(actor.arn) if r.arn == map_run_arn)
                 return actor.arn, run
         raise AslError("ResourceNotFound", f"Resource not found: '{map_run_arn}'")
+
+    def update_map_run(self, map_run_arn: str, *, max_concurrency: int | None = None,
+                       tolerated_failure_count: float | None = None,
+                       tolerated_failure_percentage: float | None = None) -> None:
+        """UpdateMapRun: change a running Map Run's concurrency or failure tolerance."""
+        execution_arn, run = self.describe_map_run(map_run_arn)
+        check_map_run_update(run, max_concurrency, tolerated_failure_count,
+                             tolerated_failure_percentage)
+        self._actor(execution_arn).tell(UpdateMapRun(
+            at=self.clock.now(), map_run_arn=map_run_arn, max_concurrency=max_concurrency,
+            tolerated_count=tolerated_failure_count,
+            tolerated_percentage=tolerated_failure_percentage))
 
     def describe_execution(self, execution_arn: str) -> Execution:
         return _describe(self._actor(execution_arn).state)
@@ -559,6 +586,54 @@ class Runtime:
                     live=lambda: _waits_on(actor, effect.key)))
             case WatchExecution():
                 self.group.start_soon(self._watch, actor, effect)
+            case StartChildExecution():
+                self._start_child(actor, effect)
+            case Deliver():
+                target = self._executions.get(effect.execution_arn)
+                if target is not None:
+                    target.tell(effect.message)
+
+    def _start_child(self, parent: ExecutionActor, effect: StartChildExecution) -> None:
+        """A Map Run's child execution: started once; asked again (after a crash, or by a
+        redrive), an ended child is redriven or its end told to the parent again. A child
+        still running when its parent redrives is being stopped: it is redriven once it
+        has stopped."""
+        child = self._executions.get(effect.execution_arn)
+        if child is not None:
+            if effect.redrive:
+                self.group.start_soon(self._start_child_after_end, parent, child, effect)
+            return
+        ended = self._finished.get(effect.execution_arn)
+        if ended is not None:
+            if effect.redrive and ended.state.status in REDRIVABLE:
+                self._redrive(ended, RedriveExecution(at=self.clock.now(),
+                                                      parent_key=effect.key))
+            else:
+                state = ended.state
+                parent.tell(ChildExecutionEnded(
+                    at=self.clock.now(), key=effect.key, status=state.status,
+                    output=state.output, error=state.error, cause=state.cause))
+            return
+        arn = effect.execution_arn
+        state = msgspec.structs.replace(
+            new_state(arn, effect.state_machine_arn, arn.rsplit(":", 1)[-1]), input=effect.input)
+        actor = self._new_actor(parent.program, state, [])
+        self._executions[arn] = actor
+        actor.tell(StartExecution(
+            at=self.clock.now(), input=effect.input, role_arn=parent.state.role_arn,
+            seed=self._entropy.getrandbits(32), definition_id=_definition_id(parent.history),
+            machine=effect.machine, map_run_arn=effect.map_run_arn, parent_arn=effect.parent_arn,
+            parent_key=effect.key))
+        self.group.start_soon(actor.run)
+
+    async def _start_child_after_end(self, parent: ExecutionActor, child: ExecutionActor,
+                                     effect: StartChildExecution) -> None:
+        self.timers.work_started()
+        try:
+            await child.finished.wait()
+            self._start_child(parent, effect)
+        finally:
+            self.timers.work_finished()
 
     async def _watch(self, actor: ExecutionActor, effect: WatchExecution) -> None:
         """A `.sync` task ends with its child execution."""
@@ -654,6 +729,14 @@ def _waits_on(actor: ExecutionActor, key: str) -> bool:
     frame = actor.state.frames.get(key.rpartition("@")[0])
     return (actor.state.status == "RUNNING" and frame is not None
             and frame.waiting is not None and frame.waiting.key == key)
+
+
+def _definition_id(history: list[ev.HistoryEvent]) -> str:
+    """The content id of the definition an execution runs ("" before it started)."""
+    for event in history:
+        if isinstance(event.details, ev.ExecutionStartedDetails):
+            return event.details.definition_id
+    return ""
 
 
 def _reroute(event: ev.HistoryEvent, definition_id: str) -> ev.HistoryEvent:

@@ -39,6 +39,14 @@ class ExecutionStartedDetails(_Details, frozen=True):
     definition_id: str = ""
     #: Routing: the mock test case (resume binds it again).
     test_case: str | None = None
+    #: Routing: the sub-machine the execution runs ("" the whole definition; a Distributed
+    #: Map's child execution runs its ItemProcessor).
+    machine: str = ""
+    #: Routing: a Map Run's child execution: its Map Run, and the parent execution and
+    #: waiting key its end is reported to.
+    map_run_arn: str = ""
+    parent_arn: str = ""
+    parent_key: str = ""
 
 
 class ExecutionSucceededDetails(_Details, frozen=True):
@@ -143,8 +151,38 @@ class MapIterationDetails(_Details, frozen=True):
     cause: str | None = None
 
 
+class ChildStartedDetails(_Details, frozen=True):
+    """A Map Run iteration's child execution was asked for."""
+
+    index: int
+    execution_arn: str
+    input: JSON
+
+
+class ChildEndedDetails(_Details, frozen=True):
+    """A Map Run iteration's child execution ended (or was aborted with its Map: ABORTED)."""
+
+    index: int
+    status: str
+    output: JSON = None
+    error: str | None = None
+    cause: str | None = None
+
+
 class MapRunStartedDetails(_Details, frozen=True):
     map_run_arn: str
+    #: Routing: the Map Run's limits as it started (None: a tolerance not set).
+    max_concurrency: int = 0
+    tolerated_count: float | None = None
+    tolerated_percentage: float | None = None
+
+
+class MapRunUpdatedDetails(_Details, frozen=True):
+    """UpdateMapRun: the limits it changed (None: unchanged)."""
+
+    max_concurrency: int | None = None
+    tolerated_count: float | None = None
+    tolerated_percentage: float | None = None
 
 
 class MapRunEndedDetails(_Details, frozen=True):
@@ -187,6 +225,8 @@ class MessageDetails(_Details, frozen=True):
 
 class ExecutionRedrivenDetails(_Details, frozen=True):
     redrive_count: int
+    #: Routing: a Map Run child redriven by its parent's redrive reports its end to this key.
+    parent_key: str = ""
 
 
 class FrameRedrivenDetails(_Details, frozen=True):
@@ -224,6 +264,9 @@ Details = (
     | HeartbeatDetails
     | MapRunStartedDetails
     | MapRunEndedDetails
+    | ChildStartedDetails
+    | ChildEndedDetails
+    | MapRunUpdatedDetails
     | TaskRequestDetails
     | ItemsLoadedDetails
 )
@@ -239,9 +282,6 @@ class HistoryEvent(msgspec.Struct, frozen=True, kw_only=True, array_like=True, g
     details: Details | None = None
     #: Routing: the frame (root, Parallel branch or Map iteration) this event belongs to.
     frame: str = ""
-    #: Routing: the Map Run (Distributed Map) this event belongs to; AWS keeps such events
-    #: out of the parent execution's history.
-    map_run: str = ""
 
 
 MESSAGE_RECEIVED: Final = "MessageReceived"
@@ -249,8 +289,14 @@ FRAME_REDRIVEN: Final = "FrameRedriven"
 HEARTBEAT_RECORDED: Final = "HeartbeatRecorded"
 TASK_REQUESTED: Final = "TaskRequested"
 ITEMS_LOADED: Final = "ItemsLoaded"
+#: A Distributed Map's iteration started as a child execution, or ended (AWS records these
+#: only in the child executions themselves).
+CHILD_STARTED: Final = "ChildExecutionStarted"
+CHILD_ENDED: Final = "ChildExecutionEnded"
+MAP_RUN_UPDATED: Final = "MapRunUpdated"
 INTERNAL_TYPES: Final = frozenset({"TimerStarted", MESSAGE_RECEIVED, FRAME_REDRIVEN,
-                                   HEARTBEAT_RECORDED, TASK_REQUESTED, ITEMS_LOADED})
+                                   HEARTBEAT_RECORDED, TASK_REQUESTED, ITEMS_LOADED,
+                                   CHILD_STARTED, CHILD_ENDED, MAP_RUN_UPDATED})
 
 TERMINAL_TYPES: Final = frozenset(
     {"ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut"}

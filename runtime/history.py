@@ -142,23 +142,6 @@ def render_event(event: ev.HistoryEvent, *, include_data: bool = True) -> dict[s
 
 def render_history(events: list[ev.HistoryEvent], *, include_data: bool = True
                    ) -> list[dict[str, Any]]:
-    """The execution's own history: no internal events, and no events of its Map Runs (AWS
-    keeps a Distributed Map's iterations in child executions). Leaving Map Run events out
-    renumbers the rest densely, as AWS's ids are."""
-    if not any(e.map_run for e in events):
-        return [render_event(e, include_data=include_data) for e in events
-                if e.type not in ev.INTERNAL_TYPES]
-    renumbered: dict[int, int] = {}
-    out: list[dict[str, Any]] = []
-    for event in events:
-        if event.type in ev.INTERNAL_TYPES:
-            continue
-        if event.map_run:
-            renumbered[event.id] = renumbered.get(event.previous_event_id, 0)
-            continue
-        renumbered[event.id] = len(out) + 1
-        rendered = render_event(event, include_data=include_data)
-        rendered["id"] = len(out) + 1
-        rendered["previousEventId"] = renumbered.get(event.previous_event_id, 0)
-        out.append(rendered)
-    return out
+    """The execution's history as GetExecutionHistory returns it (no internal events)."""
+    return [render_event(e, include_data=include_data) for e in events
+            if e.type not in ev.INTERNAL_TYPES]

@@ -198,8 +198,7 @@ class ExecutionLogWriter:
         """Log `events` of the execution `state` is (just after them)."""
         level = self.config.level
         for event in events:
-            # Map Run events belong to the Map Run's child executions, not this one's log.
-            if event.map_run or not is_logged(level, event.type):
+            if not is_logged(level, event.type):
                 continue
             line = execution_log_line(
                 event, execution_arn=state.execution_arn, redrive_count=state.redrive_count,

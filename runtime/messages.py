@@ -20,6 +20,12 @@ class StartExecution(msgspec.Struct, frozen=True, kw_only=True, tag=True):
     definition_id: str = ""
     #: The mock configuration's test case the execution runs under, if any.
     test_case: str | None = None
+    #: A Map Run's child execution: the sub-machine it runs (the Map's ItemProcessor), its
+    #: Map Run, and the parent execution and waiting key its end is reported to.
+    machine: str = ""
+    map_run_arn: str = ""
+    parent_arn: str = ""
+    parent_key: str = ""
 
 
 class TaskCompleted(msgspec.Struct, frozen=True, kw_only=True, tag=True):
@@ -73,11 +79,37 @@ class StopExecution(msgspec.Struct, frozen=True, kw_only=True, tag=True):
     cause: str | None = None
 
 
+class ChildExecutionEnded(msgspec.Struct, frozen=True, kw_only=True, tag=True):
+    """A Map Run's child execution ended (its status: SUCCEEDED, FAILED, TIMED_OUT,
+    ABORTED), told to the parent waiting on `key`."""
+
+    at: float
+    key: str
+    status: str
+    output: JSON = None
+    error: str | None = None
+    cause: str | None = None
+
+
+class UpdateMapRun(msgspec.Struct, frozen=True, kw_only=True, tag=True):
+    """UpdateMapRun for one of the execution's running Map Runs (None: unchanged)."""
+
+    at: float
+    map_run_arn: str
+    max_concurrency: int | None = None
+    tolerated_count: float | None = None
+    tolerated_percentage: float | None = None
+
+
 class RedriveExecution(msgspec.Struct, frozen=True, kw_only=True, tag=True):
     """Restart a FAILED/TIMED_OUT/ABORTED execution from its unsuccessful states."""
 
     at: float
+    #: A Map Run child redriven with its parent: the parent's new waiting key. (A child that
+    #: succeeded meanwhile reports its success to it instead.)
+    parent_key: str = ""
 
 
 Message = (StartExecution | TaskCompleted | TimerFired | StopExecution | RedriveExecution
-           | TaskCallback | TaskHeartbeat | ActivityStarted)
+           | TaskCallback | TaskHeartbeat | ActivityStarted | ChildExecutionEnded
+           | UpdateMapRun)

@@ -11,7 +11,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from integrations._base import Integration, TaskCall, TaskError
+from runtime.dataflow.items import READ_ATHENA_MANIFEST, READ_INVENTORY
 from runtime.errors import AslError
+from runtime.manifests import ManifestReader
+from runtime.map_runs import child_execution_arn, child_state_machine_arn
 
 if TYPE_CHECKING:
     from runtime.engine import Execution, Runtime
@@ -47,6 +50,8 @@ class NestedExecutions:
             return self
         if resource == WRITE_MAP_RESULTS:
             return MapResultWriter(self.runtime)
+        if resource in (READ_INVENTORY, READ_ATHENA_MANIFEST):
+            return ManifestReader(self.runtime.resolver.resolve)
         if resource.startswith(SDK_SFN):
             action = resource[len(SDK_SFN):].split(".", 1)[0]
             if action in SDK_ACTIONS:
@@ -205,9 +210,10 @@ class MapResultWriter:
                 "ResultWriterDetails": {"Bucket": bucket, "Key": f"{base}/manifest.json"}}
 
     def _entry(self, map_run: str, index: int, value: JSON, failed: bool) -> dict[str, JSON]:
+        child = child_execution_arn(map_run, index)
         entry: dict[str, JSON] = {
-            "ExecutionArn": f"{map_run.replace(':mapRun:', ':execution:')}:{index}",
-            "Name": str(index), "StateMachineArn": map_run,
+            "ExecutionArn": child, "Name": child.rsplit(":", 1)[-1],
+            "StateMachineArn": child_state_machine_arn(map_run),
         }
         if failed:
             entry.update(Status="FAILED", Error=value.get("Error"), Cause=value.get("Cause"))

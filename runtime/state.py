@@ -14,14 +14,16 @@ A frame is one thread of control: the top level (id ""), a Parallel branch or a 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import msgspec
 from msgspec.structs import replace
 
 from runtime import events as ev
+from runtime.map_runs import child_execution_arn
 
 JSON = Any
+T = TypeVar("T")
 Status = Literal["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"]
 
 
@@ -38,7 +40,8 @@ class Waiting(msgspec.Struct, frozen=True, kw_only=True):
     """What a frame is blocked on: a task result or a timer."""
 
     key: str
-    kind: Literal["task", "timer"]
+    #: "child": a Map Run iteration's child execution (`child`), whose end is awaited.
+    kind: Literal["task", "timer", "child"]
     #: Epoch seconds the timer fires, or the task times out (None: no timeout).
     due: float | None = None
     purpose: str = ""
@@ -50,7 +53,7 @@ class Waiting(msgspec.Struct, frozen=True, kw_only=True):
     activity: str | None = None
     #: The integration's request was made (TaskSubmitted); now only the callback is awaited.
     submitted: bool = False
-    #: The child execution a `.sync` task waits for.
+    #: The child execution a `.sync` task or a Map Run iteration waits for.
     child: str | None = None
     #: Epoch seconds by which a heartbeat must arrive (callback tasks with HeartbeatSeconds).
     heartbeat_due: float | None = None
@@ -93,8 +96,6 @@ class Frame(msgspec.Struct, frozen=True, kw_only=True):
     variables: dict[str, JSON] = msgspec.field(default_factory=dict)
     waiting: Waiting | None = None
     fanout: Fanout | None = None
-    #: The Map Run (Distributed Map) this frame's events belong to.
-    map_run: str = ""
     last_event_id: int = 0
     done: bool = False
     #: A finished child that did not succeed (failed, or aborted with its Map/Parallel).
@@ -114,6 +115,10 @@ class MapRun(msgspec.Struct, kw_only=True):
     total: int = 0
     succeeded: int = 0
     failed: int = 0
+    #: Its limits (None: a tolerance not set), from the definition, changed by UpdateMapRun.
+    max_concurrency: int = 0
+    tolerated_count: float | None = None
+    tolerated_percentage: float | None = None
 
 
 class ExecutionState(msgspec.Struct, kw_only=True):
@@ -138,6 +143,11 @@ class ExecutionState(msgspec.Struct, kw_only=True):
     version: int = 0
     frames: dict[str, Frame] = msgspec.field(default_factory=dict)
     map_runs: dict[str, MapRun] = msgspec.field(default_factory=dict)
+    #: A Map Run's child execution: its Map Run, and the parent (execution and waiting key)
+    #: its end is reported to.
+    map_run_arn: str = ""
+    parent_arn: str = ""
+    parent_key: str = ""
 
 
 def new_state(execution_arn: str, state_machine_arn: str, name: str) -> ExecutionState:
@@ -265,12 +275,9 @@ def apply(work: ExecutionState, event: ev.HistoryEvent) -> None:
         case ev.MapIterationDetails(index=index, error=error, cause=cause):
             assert frame is not None and frame.fanout is not None
             if kind == "MapIterationStarted":
-                # A Distributed Map's iterations are child executions: no outer variables.
-                run = frame.fanout.map_run
                 child = Frame(id=child_id(frame.id, index), parent=frame.id, index=index,
                               machine=processor_key(frame.machine, frame.state or ""),
-                              variables={} if run else frame.variables,
-                              map_run=run or frame.map_run, last_event_id=event.id)
+                              variables=frame.variables, last_event_id=event.id)
                 frames[child.id] = child
                 _count(frames, frame, started=1, running=1, last_event_id=event.id)
             elif kind == "MapIterationSucceeded":
@@ -285,6 +292,27 @@ def apply(work: ExecutionState, event: ev.HistoryEvent) -> None:
                 frames[child_key] = replace(frames[child_key], done=True, failed=True,
                                             waiting=None)
                 _count(frames, frame, running=-1)
+        case ev.ChildStartedDetails(index=index, execution_arn=arn, input=value):
+            assert frame is not None and frame.fanout is not None
+            child = Frame(id=child_id(frame.id, index), parent=frame.id, index=index,
+                          machine=processor_key(frame.machine, frame.state or ""), value=value,
+                          waiting=Waiting(key=f"{child_id(frame.id, index)}@{work.version}",
+                                          kind="child", child=arn))
+            frames[child.id] = child
+            _count(frames, frame, started=1, running=1)
+        case ev.ChildEndedDetails(index=index, status=status):
+            assert frame is not None and frame.fanout is not None
+            key = child_id(frame.id, index)
+            succeeded = status == "SUCCEEDED"
+            frames[key] = replace(frames[key], done=True, failed=not succeeded,
+                                  value=details.output if succeeded else frames[key].value,
+                                  error=details.error, cause=details.cause, waiting=None)
+            if succeeded:
+                _count(frames, frame, succeeded=1, running=-1)
+            elif status == "ABORTED":
+                _count(frames, frame, running=-1)
+            else:
+                _count(frames, frame, failed=1, running=-1)
         case ev.FanoutDetails(input=branch_input) if kind == "ParallelStateStarted":
             assert frame is not None
             total = _branch_count(event)
@@ -314,7 +342,18 @@ def apply(work: ExecutionState, event: ev.HistoryEvent) -> None:
                                        fanout=replace(frame.fanout, map_run=arn))
             work.map_runs = {**work.map_runs, arn: MapRun(
                 arn=arn, state=frame.state or "", started=event.timestamp,
-                total=frame.fanout.total)}
+                total=frame.fanout.total, max_concurrency=details.max_concurrency,
+                tolerated_count=details.tolerated_count,
+                tolerated_percentage=details.tolerated_percentage)}
+        case ev.MapRunUpdatedDetails():
+            assert frame is not None and frame.fanout is not None
+            record = work.map_runs[frame.fanout.map_run]
+            work.map_runs = {**work.map_runs, record.arn: replace(
+                record,
+                max_concurrency=_either(details.max_concurrency, record.max_concurrency),
+                tolerated_count=_either(details.tolerated_count, record.tolerated_count),
+                tolerated_percentage=_either(details.tolerated_percentage,
+                                             record.tolerated_percentage))}
         case ev.MapRunEndedDetails():
             assert frame is not None and frame.fanout is not None
             fan = frame.fanout
@@ -337,6 +376,8 @@ def apply(work: ExecutionState, event: ev.HistoryEvent) -> None:
             assert frame is not None
             _redrive_frame(work, frame)
         case ev.ExecutionRedrivenDetails(redrive_count=count):
+            if details.parent_key:
+                work.parent_key = details.parent_key
             work.status = "RUNNING"
             work.redrive_count = count
             work.attempt_started = event.timestamp
@@ -350,8 +391,12 @@ def apply(work: ExecutionState, event: ev.HistoryEvent) -> None:
             work.start_time = event.timestamp
             work.attempt_started = event.timestamp
             work.status = "RUNNING"
+            work.map_run_arn = details.map_run_arn
+            work.parent_arn = details.parent_arn
+            work.parent_key = details.parent_key
             frames.clear()
-            frames[""] = Frame(id="", machine="", value=details.input, last_event_id=event.id)
+            frames[""] = Frame(id="", machine=details.machine, value=details.input,
+                               last_event_id=event.id)
         case ev.ExecutionSucceededDetails(output=output):
             work.status = "SUCCEEDED"
             work.output = output
@@ -410,10 +455,15 @@ def _redrive_frame(work: ExecutionState, frame: Frame) -> None:
                                    waiting=None)
         return
     restarted = 0
+    run = fanout.map_run
     for child in children(work, frame):
         if child.failed or not child.done:
+            # A Map Run's iteration waits for its child execution, redriven (AWS redrives
+            # the Map Run's failed child executions rather than starting new ones).
+            waiting = Waiting(key=f"{child.id}@{work.version}", kind="child", purpose="redrive",
+                              child=child_execution_arn(run, child.index)) if run else None
             frames[child.id] = replace(child, done=False, failed=False, error=None, cause=None,
-                                       waiting=None)
+                                       waiting=waiting)
             restarted += 1
     frames[frame.id] = replace(frame, waiting=None, fanout=replace(
         fanout, failed=0, running=restarted,
@@ -463,3 +513,7 @@ def children(state: ExecutionState, frame: Frame) -> list[Frame]:
         if child is not None:
             found.append(child)
     return found
+
+
+def _either(new: T, old: T) -> T:
+    return old if new is None else new

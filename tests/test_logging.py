@@ -20,7 +20,6 @@ from runtime import events as ev
 from runtime.logging import (
     LOG_LEVELS,
     ExecutionLogConfig,
-    ExecutionLogWriter,
     bind_execution,
     bind_execution_to_task,
     configure_logging,
@@ -202,16 +201,6 @@ def test_include_execution_data_at_error_level(
     else:
         assert entered["details"] == {"name": "FailState"}
     assert lines[1]["details"] == {"error": "SomeFailure", "cause": "it failed"}
-
-
-def test_map_run_events_stay_out_of_the_parent_execution_log() -> None:
-    child = ev.HistoryEvent(id=5, previous_event_id=4, timestamp=0.0, type="PassStateEntered",
-                            details=ev.StateEnteredDetails(name="Inner", input={}),
-                            map_run="run-1")
-    writer = ExecutionLogWriter(ExecutionLogConfig(level="ALL"))
-    with capture_logs() as captured:
-        writer.write(new_state(EXECUTION, MACHINE, "run-1"), [child])
-    assert captured == []
 
 
 @pytest.fixture

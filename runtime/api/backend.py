@@ -106,6 +106,11 @@ class Backend(Protocol):
     async def describe_map_run(self, map_run_arn: str) -> tuple[str, MapRun]:
         """(execution ARN, Map Run)."""
 
+    async def update_map_run(self, map_run_arn: str, *, max_concurrency: int | None,
+                             tolerated_failure_count: float | None,
+                             tolerated_failure_percentage: float | None) -> None:
+        """UpdateMapRun (ValidationException unless the Map Run is running)."""
+
     async def invoke(self, call: TaskCall) -> JSON:
         """Run one task call for TestState; TaskError when it fails."""
 
@@ -200,6 +205,13 @@ class RuntimeBackend:
 
     async def describe_map_run(self, map_run_arn: str) -> tuple[str, MapRun]:
         return self.runtime.describe_map_run(map_run_arn)
+
+    async def update_map_run(self, map_run_arn: str, *, max_concurrency: int | None,
+                             tolerated_failure_count: float | None,
+                             tolerated_failure_percentage: float | None) -> None:
+        self.runtime.update_map_run(map_run_arn, max_concurrency=max_concurrency,
+                                    tolerated_failure_count=tolerated_failure_count,
+                                    tolerated_failure_percentage=tolerated_failure_percentage)
 
     async def invoke(self, call: TaskCall) -> JSON:
         integration = self.runtime.resolver.resolve(call.resource, call.parameters)
@@ -310,10 +322,18 @@ class ClusterBackend:
                                                    timeout=timeout)
 
     async def map_runs(self, execution_arn: str) -> list[MapRun]:
-        raise not_in_cluster("ListMapRuns")
+        return await self.client.map_runs(execution_arn)
 
     async def describe_map_run(self, map_run_arn: str) -> tuple[str, MapRun]:
-        raise not_in_cluster("DescribeMapRun")
+        return await self.client.describe_map_run(map_run_arn)
+
+    async def update_map_run(self, map_run_arn: str, *, max_concurrency: int | None,
+                             tolerated_failure_count: float | None,
+                             tolerated_failure_percentage: float | None) -> None:
+        await self.client.update_map_run(
+            map_run_arn, max_concurrency=max_concurrency,
+            tolerated_failure_count=tolerated_failure_count,
+            tolerated_failure_percentage=tolerated_failure_percentage)
 
     async def invoke(self, call: TaskCall) -> JSON:
         raise not_in_cluster("TestState with a task call that is not mocked")

@@ -77,6 +77,7 @@ def _execution_item(execution: Execution, origin: Origin) -> Body:
         "startDate": execution.start_date, "stopDate": execution.stop_date,
         "stateMachineVersionArn": version, "stateMachineAliasArn": origin.alias_arn,
         "redriveCount": execution.redrive_count, "redriveDate": execution.redrive_date,
+        "mapRunArn": execution.map_run_arn or None,
     }
 
 
@@ -317,8 +318,9 @@ async def describe_map_run(api: StepFunctions, body: Body) -> Body:
               "resultsWritten": run.succeeded + run.failed if run.status != "RUNNING" else 0,
               "failuresNotRedrivable": 0, "pendingRedrive": 0}
     out: Body = {"mapRunArn": run.arn, "executionArn": execution_arn, "status": run.status,
-                 "startDate": run.started, "maxConcurrency": 0,
-                 "toleratedFailurePercentage": 0.0, "toleratedFailureCount": 0,
+                 "startDate": run.started, "maxConcurrency": run.max_concurrency,
+                 "toleratedFailurePercentage": float(run.tolerated_percentage or 0),
+                 "toleratedFailureCount": int(run.tolerated_count or 0),
                  "itemCounts": counts, "executionCounts": counts, "redriveCount": 0}
     if run.stopped is not None:
         out["stopDate"] = run.stopped
@@ -326,9 +328,18 @@ async def describe_map_run(api: StepFunctions, body: Body) -> Body:
 
 
 async def update_map_run(api: StepFunctions, body: Body) -> Body:
-    await api.describe_map_run(_string(body, "mapRunArn"))
-    raise AslError("ValidationException",
-                   "UpdateMapRun is not supported: a Map Run's limits come from its definition")
+    await api.update_map_run(
+        _string(body, "mapRunArn"), max_concurrency=_optional_number(body, "maxConcurrency"),
+        tolerated_failure_count=_optional_number(body, "toleratedFailureCount"),
+        tolerated_failure_percentage=_optional_number(body, "toleratedFailurePercentage"))
+    return {}
+
+
+def _optional_number(body: Body, key: str) -> Any:
+    value = body.get(key)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        raise AslError("ValidationException", f"Invalid value for '{key}': {value!r}")
+    return value
 
 
 # -- callbacks and activities --------------------------------------------------------------
@@ -383,7 +394,7 @@ async def get_activity_task(api: StepFunctions, body: Body) -> Body:
 
 
 async def describe_state_machine_for_execution(api: StepFunctions, body: Body) -> Body:
-    _, origin = await api.describe_execution(_string(body, "executionArn"))
+    execution, origin = await api.describe_execution(_string(body, "executionArn"))
     machine = origin.machine
     return {
         "stateMachineArn": machine.arn, "name": machine.name,
@@ -391,6 +402,7 @@ async def describe_state_machine_for_execution(api: StepFunctions, body: Body) -
         "updateDate": machine.updated or machine.created, "revisionId": machine.revision_id,
         "loggingConfiguration": machine.logging_configuration or _DEFAULT_LOGGING,
         "tracingConfiguration": machine.tracing_configuration or _DEFAULT_TRACING,
+        "label": origin.label, "mapRunArn": execution.map_run_arn or None,
     }
 
 
@@ -401,8 +413,16 @@ async def list_executions(api: StepFunctions, body: Body) -> Body:
                        f"1 validation error detected: Value '{status}' at 'statusFilter' "
                        f"failed to satisfy constraint: Member must satisfy enum value set: "
                        f"[{', '.join(sorted(_EXECUTION_STATUSES))}]")
-    page = await api.list_executions(_string(body, "stateMachineArn"), status,
-                                     body.get("maxResults"), body.get("nextToken"))
+    map_run = body.get("mapRunArn")
+    if map_run is not None and body.get("stateMachineArn") is not None:
+        raise AslError("ValidationException",
+                       "Only one of stateMachineArn or mapRunArn can be specified")
+    if isinstance(map_run, str):
+        page = await api.list_map_run_executions(map_run, status, body.get("maxResults"),
+                                                 body.get("nextToken"))
+    else:
+        page = await api.list_executions(_string(body, "stateMachineArn"), status,
+                                         body.get("maxResults"), body.get("nextToken"))
     return {"executions": [_execution_item(e, await api.origin(e)) for e in page.items],
             "nextToken": page.next_token}
 

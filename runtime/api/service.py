@@ -23,6 +23,7 @@ from runtime.api.backend import Backend, backend_of
 from runtime.catalog import Alias, Catalog, Route, StateMachine
 from runtime.engine import Execution, Runtime
 from runtime.errors import AslError
+from runtime.map_runs import labelled_machine
 from runtime.model.validate import Diagnostic
 from runtime.state import MapRun
 from runtime.teststate import TestRun, TestStateRequest, TestStateResult
@@ -38,6 +39,8 @@ class Origin(msgspec.Struct, frozen=True, kw_only=True):
 
     machine: StateMachine
     alias_arn: str | None = None
+    #: A Map Run's child execution: the Map's label (its machine is the labelled one).
+    label: str | None = None
     #: When StartExecution was answered: the execution's own start time is recorded only
     #: once its actor has run the start, which may be after the response.
     requested_at: float = 0.0
@@ -280,7 +283,13 @@ class StepFunctions:
 
     async def origin(self, execution: Execution) -> Origin:
         found = self._origins.get(execution.execution_arn)
-        if found is None:
+        if found is None and execution.map_run_arn:
+            # AWS: the state machine of a Map Run's child is the labelled one.
+            parent_arn, label = labelled_machine(execution.state_machine_arn)
+            parent = await self.backend.state_machine(parent_arn)
+            found = Origin(machine=replace(parent, arn=execution.state_machine_arn,
+                                           name=f"{parent.name}/{label}"), label=label)
+        elif found is None:
             found = Origin(machine=await self.backend.state_machine(execution.state_machine_arn))
         return found
 
@@ -295,6 +304,15 @@ class StepFunctions:
 
     async def wait(self, arn: str) -> Execution:
         return await self.backend.wait(arn)
+
+    async def list_map_run_executions(self, map_run_arn: str, status: str | None,
+                                      max_results: int | None, token: str | None) -> Page:
+        """The child executions of a Map Run, newest first."""
+        await self.backend.describe_map_run(map_run_arn)
+        found = [self._started(e) for e in await self.backend.list_executions(None, status)
+                 if e.map_run_arn == map_run_arn]
+        found.sort(key=lambda e: e.start_date, reverse=True)
+        return paginate(found, max_results, token, listing=f"{map_run_arn}#{status}")
 
     async def list_executions(self, arn: str, status: str | None, max_results: int | None,
                               token: str | None) -> Page:
@@ -365,6 +383,14 @@ class StepFunctions:
 
     async def describe_map_run(self, map_run_arn: str) -> tuple[str, MapRun]:
         return await self.backend.describe_map_run(map_run_arn)
+
+    async def update_map_run(self, map_run_arn: str, *, max_concurrency: int | None,
+                             tolerated_failure_count: float | None,
+                             tolerated_failure_percentage: float | None) -> None:
+        await self.backend.update_map_run(
+            map_run_arn, max_concurrency=max_concurrency,
+            tolerated_failure_count=tolerated_failure_count,
+            tolerated_failure_percentage=tolerated_failure_percentage)
 
     # -- TestState --------------------------------------------------------------------------
 

@@ -47,6 +47,7 @@ from runtime.history import render_history
 from runtime.log._base import ConcurrencyError
 from runtime.log.pg_schema import DEFAULT_SCHEMA
 from runtime.log.postgres import PostgresEventLog
+from runtime.map_runs import check_map_run_update, map_runs_of
 from runtime.messages import (
     ActivityStarted,
     Message,
@@ -55,10 +56,12 @@ from runtime.messages import (
     StopExecution,
     TaskCallback,
     TaskHeartbeat,
+    UpdateMapRun,
 )
 from runtime.program import Program
 from runtime.reducers import REDRIVABLE
 from runtime.reducers.turn import MAX_PAYLOAD_BYTES
+from runtime.state import MapRun, new_state, project
 from runtime.tokens import read_token
 
 JSON = Any
@@ -448,6 +451,34 @@ class ClusterClient:
             rows = await connection.fetch(self._sql.list_executions, state_machine_arn, status)
         return [_execution(row) for row in rows]
 
+    async def map_runs(self, execution_arn: str) -> list[MapRun]:
+        """The execution's Map Runs, with live counts (folded from its events)."""
+        described = await self.describe_execution(execution_arn)
+        events = await store.load_events(self.log, execution_arn)
+        start = new_state(execution_arn, described.state_machine_arn, described.name)
+        return map_runs_of(project(events, start))
+
+    async def describe_map_run(self, map_run_arn: str) -> tuple[str, MapRun]:
+        """(parent execution ARN, Map Run), found through the Map Run's children."""
+        async with self._pool.acquire() as connection:
+            parent = await connection.fetchval(self._sql.map_run_parent, map_run_arn)
+        for run in await self.map_runs(parent) if parent is not None else []:
+            if run.arn == map_run_arn:
+                return parent, run
+        raise AslError("ResourceNotFound", f"Resource not found: '{map_run_arn}'")
+
+    async def update_map_run(self, map_run_arn: str, *, max_concurrency: int | None = None,
+                             tolerated_failure_count: float | None = None,
+                             tolerated_failure_percentage: float | None = None) -> None:
+        """UpdateMapRun: told to the Map Run's parent execution, whichever worker steps it."""
+        execution_arn, run = await self.describe_map_run(map_run_arn)
+        check_map_run_update(run, max_concurrency, tolerated_failure_count,
+                             tolerated_failure_percentage)
+        await self._tell(execution_arn, UpdateMapRun(
+            at=self.clock.now(), map_run_arn=map_run_arn, max_concurrency=max_concurrency,
+            tolerated_count=tolerated_failure_count,
+            tolerated_percentage=tolerated_failure_percentage))
+
     async def history(self, execution_arn: str) -> list[ev.HistoryEvent]:
         """The execution's events as recorded (internal ones included)."""
         await self.describe_execution(execution_arn)
@@ -726,7 +757,7 @@ def _execution(row: Any) -> Execution:
         input=msgspec.json.decode(row["input"]),
         output=None if row["output"] is None else msgspec.json.decode(row["output"]),
         error=row["error"], cause=row["cause"], redrive_count=row["redrive_count"],
-        redrive_date=row["redrive_date"])
+        redrive_date=row["redrive_date"], map_run_arn=row["map_run_arn"] or "")
 
 
 def _task_gone() -> AslError:

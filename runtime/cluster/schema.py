@@ -183,6 +183,13 @@ CLUSTER_MIGRATIONS: Final = (
             ADD COLUMN redrive_count integer NOT NULL DEFAULT 0,
             ADD COLUMN redrive_date double precision
     """),
+    Migration(9, "executions: a Map Run's child executions and their parent", """
+        ALTER TABLE {schema}.executions
+            ADD COLUMN map_run_arn text,
+            ADD COLUMN parent_arn text;
+        CREATE INDEX executions_map_run ON {schema}.executions (map_run_arn)
+            WHERE map_run_arn IS NOT NULL
+    """),
 )
 
 LATEST_CLUSTER_VERSION: Final = CLUSTER_MIGRATIONS[-1].version

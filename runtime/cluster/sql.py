@@ -57,12 +57,17 @@ class ClusterStatements:
         # stream have been appended to by anything else. Task calls are inserted already
         # leased to `$19` (the committing worker, which runs them at once without a claim; NULL
         # leaves them to any worker) and returned as (id, key) so it knows which rows it holds.
-        # Their lease length is `$20` seconds.
+        # Their lease length is `$20` seconds. Messages for other executions (`$21`, `$22`)
+        # go to those still running; Map Run children (`$23`-`$29`) are created with their
+        # start message, running the committer's definition `$30` from time `$31`; one that
+        # exists gets the parent's redrive message (`$29`), decided after whatever its inbox
+        # holds (a stop still on its way). Everything commits with the step or not at all.
+        # The execution's redrive count and date are `$32`, `$33`.
         self.commit_step = f"""
             WITH gate AS (
                 UPDATE {s}.executions
                 SET version = $4, status = $5, stop_date = $6, output = $7, error = $8,
-                    cause = $9, lease_expires = NULL
+                    cause = $9, redrive_count = $32, redrive_date = $33, lease_expires = NULL
                 WHERE arn = $1 AND lease_owner = $2 AND version = $3
                 RETURNING arn
             ),
@@ -105,6 +110,35 @@ class ClusterStatements:
                     LATERAL (SELECT $19::text IS NOT NULL AND o.kind = '{TASK_KIND}') AS l(leased)
                 ON CONFLICT (arn, kind, key) DO NOTHING
                 RETURNING id, key, lease_owner
+            ),
+            relayed AS (
+                INSERT INTO {s}.inbox (arn, message)
+                SELECT r.arn, r.message
+                FROM gate, unnest($21::text[], $22::bytea[]) WITH ORDINALITY AS r(arn, message, n)
+                JOIN {s}.executions AS target ON target.arn = r.arn AND target.status = 'RUNNING'
+                ORDER BY r.n
+            ),
+            children AS (
+                SELECT c.* FROM gate, unnest($23::text[], $24::text[], $25::text[], $26::text[],
+                    $27::text[], $28::bytea[], $29::bytea[])
+                    AS c(arn, machine_arn, name, input, map_run, started, redriven)
+            ),
+            spawned AS (
+                INSERT INTO {s}.executions (arn, state_machine_arn, name, definition_id,
+                                            start_date, input, map_run_arn, parent_arn)
+                SELECT arn, machine_arn, name, $30, $31, input, map_run, $1 FROM children
+                ON CONFLICT (arn) DO NOTHING
+                RETURNING arn
+            ),
+            spawn_started AS (
+                INSERT INTO {s}.inbox (arn, message)
+                SELECT c.arn, c.started FROM children AS c JOIN spawned USING (arn)
+            ),
+            respawned AS (
+                INSERT INTO {s}.inbox (arn, message)
+                SELECT c.arn, c.redriven FROM children AS c
+                JOIN {s}.executions AS e ON e.arn = c.arn
+                WHERE c.redriven IS NOT NULL
             )
             SELECT (SELECT count(*) FROM gate) AS committed,
                 coalesce((SELECT array_agg(id) FROM queued WHERE lease_owner IS NOT NULL),
@@ -211,8 +245,10 @@ class ClusterStatements:
             SELECT count(*) FROM created
         """
         columns = ("arn, state_machine_arn, name, status, start_date, stop_date, input, output,"
-                   " error, cause, version, redrive_count, redrive_date")
+                   " error, cause, version, redrive_count, redrive_date, map_run_arn")
         self.describe = f"SELECT {columns} FROM {s}.executions WHERE arn = $1"
+        self.map_run_parent = (
+            f"SELECT parent_arn FROM {s}.executions WHERE map_run_arn = $1 LIMIT 1")
         self.list_executions = f"""
             SELECT {columns} FROM {s}.executions
             WHERE ($1::text IS NULL OR state_machine_arn = $1

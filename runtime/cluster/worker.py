@@ -322,7 +322,7 @@ class Worker:
                           execution_arn=claim.arn)
             self._states.pop(claim.arn, None)
             return None
-        commit = plan_commit(claim.version, events, effects, state)
+        commit = plan_commit(claim.version, events, effects, state, claim.definition_id)
         # Task calls beyond this worker's room are left unleased, for any worker.
         runs_tasks = len(self._running) < self.max_tasks
         leased = await self._commit(claim, commit, runs_tasks)
@@ -347,7 +347,12 @@ class Worker:
                     commit.cause, commit.versions, commit.types, commit.data, claim.inbox_ids,
                     commit.timer_keys, commit.timer_dues, commit.outbox_kinds,
                     commit.outbox_keys, commit.outbox_effects,
-                    self.worker_id if runs_tasks else None, self.lease_seconds)
+                    self.worker_id if runs_tasks else None, self.lease_seconds,
+                    commit.relay_arns, commit.relay_messages, commit.spawn_arns,
+                    commit.spawn_machine_arns, commit.spawn_names, commit.spawn_inputs,
+                    commit.spawn_map_runs, commit.spawn_messages, commit.spawn_redrives,
+                    claim.definition_id, self.clock.now(), commit.redrive_count,
+                    commit.redrive_date)
         except BaseException:
             # The commit may or may not have happened: forget the state, reload next time.
             self._states.pop(claim.arn, None)

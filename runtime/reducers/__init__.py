@@ -11,9 +11,10 @@ import msgspec
 
 from runtime import errors
 from runtime import events as ev
-from runtime.effects import Effect, StartTimer
+from runtime.effects import Deliver, Effect, StartTimer
 from runtime.messages import (
     ActivityStarted,
+    ChildExecutionEnded,
     Message,
     RedriveExecution,
     StartExecution,
@@ -22,6 +23,7 @@ from runtime.messages import (
     TaskCompleted,
     TaskHeartbeat,
     TimerFired,
+    UpdateMapRun,
 )
 from runtime.program import MapNode, Program, TaskNode, WaitNode
 from runtime.reducers import fanout, task, wait
@@ -48,6 +50,9 @@ class Decision(msgspec.Struct, frozen=True):
 def decide(program: Program, state: ExecutionState, message: Message) -> Decision:
     """Every non-empty decision starts with a `MessageReceived` event recording `message`."""
     turn = Turn(program, state, message.at)
+    if isinstance(message, RedriveExecution) and state.status == "SUCCEEDED" \
+            and message.parent_key and state.parent_arn:
+        return Decision((), (_report_success(state, message),), state)
     if state.status == "RUNNING" or isinstance(message, StartExecution) or (
             isinstance(message, RedriveExecution) and state.status in REDRIVABLE):
         turn.emit(ev.MESSAGE_RECEIVED, "", ev.MessageDetails(message=message))
@@ -64,29 +69,44 @@ def _receive(turn: Turn, message: Message) -> None:
             turn.emit("ExecutionStarted", "", ev.ExecutionStartedDetails(
                 input=message.input, role_arn=message.role_arn, seed=message.seed,
                 state_machine_arn=turn.work.state_machine_arn,
-                definition_id=message.definition_id, test_case=message.test_case))
-            machine = turn.program.machines[""]
+                definition_id=message.definition_id, test_case=message.test_case,
+                machine=message.machine, map_run_arn=message.map_run_arn,
+                parent_arn=message.parent_arn, parent_key=message.parent_key))
+            machine = turn.program.machines[message.machine]
             turn.queue.append(("", machine.start_at, message.input))
-            if turn.program.timeout_seconds:
+            # TimeoutSeconds is the whole definition's, not a Map Run child's.
+            if turn.program.timeout_seconds and not message.machine:
                 turn.effects.append(StartTimer(
                     key=EXECUTION_TIMEOUT_KEY, due=message.at + turn.program.timeout_seconds))
         case TaskCompleted() | TaskCallback() | TaskHeartbeat() | ActivityStarted():
             _task_message(turn, message)
         case TimerFired():
             _timer_fired(turn, message)
+        case ChildExecutionEnded():
+            _child_ended(turn, message)
+        case UpdateMapRun():
+            fanout.update_map_run(turn, message)
         case StopExecution():
             turn.emit("ExecutionAborted", "", ev.ErrorDetails(
                 error=message.error, cause=message.cause))
         case RedriveExecution():
             turn.emit("ExecutionRedriven", "", ev.ExecutionRedrivenDetails(
-                redrive_count=turn.work.redrive_count + 1))
+                redrive_count=turn.work.redrive_count + 1, parent_key=message.parent_key))
             _redrive(turn, "")
-            if turn.program.timeout_seconds:
+            if turn.program.timeout_seconds and not turn.frame("").machine:
                 turn.effects.append(StartTimer(
                     key=EXECUTION_TIMEOUT_KEY, due=message.at + turn.program.timeout_seconds))
 
 
 REDRIVABLE = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
+
+
+def _report_success(state: ExecutionState, redrive: RedriveExecution) -> Deliver:
+    """A Map Run child whose parent redrives it had succeeded after all (its stop came too
+    late): the parent hears of its success under the key it waits on now."""
+    return Deliver(key=redrive.parent_key, execution_arn=state.parent_arn,
+                   message=ChildExecutionEnded(at=redrive.at, key=redrive.parent_key,
+                                               status=state.status, output=state.output))
 
 
 def _redrive(turn: Turn, frame_id: str) -> None:
@@ -98,11 +118,25 @@ def _redrive(turn: Turn, frame_id: str) -> None:
         state_name = frame.state or turn.program.machines[frame.machine].start_at
         turn.queue.append((frame_id, state_name, frame.value))
         return
-    restarted = [child.id for child in children(turn.work, frame) if not child.done]
-    for child_id in restarted:
-        _redrive(turn, child_id)
+    restarted = [child for child in children(turn.work, frame) if not child.done]
+    for child in restarted:
+        if child.waiting is not None:  # a Map Run's child execution, redriven
+            turn.effects.extend(effects_for(turn.work, child, child.waiting))
+        else:
+            _redrive(turn, child.id)
     if not restarted:
         fanout.progress(turn, frame_id)
+
+
+def _child_ended(turn: Turn, message: ChildExecutionEnded) -> None:
+    frame = turn.work.frames.get(message.key.rpartition("@")[0])
+    waiting = frame.waiting if frame is not None else None
+    if frame is None or waiting is None or waiting.key != message.key or frame.parent is None:
+        return
+    parent = turn.frame(frame.parent)
+    node = turn.node(parent)
+    assert isinstance(node, MapNode)
+    fanout.child_ended(turn, parent.id, node, frame.index, message)
 
 
 def _task_message(turn: Turn,

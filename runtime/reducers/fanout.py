@@ -1,5 +1,7 @@
-"""Map and Parallel: child frames run in the same turn loop as their parent; the parent
-completes, fails or starts more iterations whenever a child finishes."""
+"""Map and Parallel: child frames run in the same turn loop as their parent, except a
+Distributed Map's iterations, which are child executions of its Map Run (so that many workers
+can run them); the parent completes, fails or starts more iterations whenever a child
+finishes."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ from runtime import events as ev
 from runtime.dataflow.items import batches, reader_items
 from runtime.dataflow.scope import JSON, Scope
 from runtime.errors import StatesError
+from runtime.map_runs import child_execution_arn, map_run_arn
+from runtime.messages import ChildExecutionEnded, UpdateMapRun
 from runtime.program import MapNode, ParallelNode, RecoverableNode
 from runtime.reducers.recovery import handle_error
 from runtime.reducers.turn import Turn, effects_for
@@ -92,13 +96,39 @@ def _batched(node: MapNode, scope: Scope, items: list[JSON]) -> list[JSON]:
 
 
 def _start_map_run(turn: Turn, frame_id: str, node: MapNode) -> None:
-    """A Distributed Map's iterations run as a Map Run, named like AWS's:
-    `arn:aws:states:<region>:<account>:mapRun:<machine>/<label>:<id>`."""
-    machine_arn = turn.work.state_machine_arn.split(":")
-    region, account, machine = machine_arn[3], machine_arn[4], machine_arn[-1]
+    """A Distributed Map's iterations run as a Map Run of child executions."""
+    concurrency, count, percentage = _limits(turn, frame_id, node)
     run_id = uuid.UUID(int=turn.scope(turn.frame(frame_id)).random().getrandbits(128), version=4)
-    arn = f"arn:aws:states:{region}:{account}:mapRun:{machine}/{node.label}:{run_id}"
-    turn.emit("MapRunStarted", frame_id, ev.MapRunStartedDetails(map_run_arn=arn))
+    arn = map_run_arn(turn.work.state_machine_arn, node.label, run_id)
+    turn.emit("MapRunStarted", frame_id, ev.MapRunStartedDetails(
+        map_run_arn=arn, max_concurrency=concurrency, tolerated_count=count,
+        tolerated_percentage=percentage))
+
+
+def update_map_run(turn: Turn, update: UpdateMapRun) -> None:
+    """UpdateMapRun: new limits for a running Map Run, applied at once (more children may
+    start, or the failures so far may now fail it)."""
+    for frame in list(turn.work.frames.values()):
+        fan = frame.fanout
+        if fan is None or fan.map_run != update.map_run_arn \
+                or turn.work.map_runs[fan.map_run].status != "RUNNING":
+            continue
+        turn.emit(ev.MAP_RUN_UPDATED, frame.id, ev.MapRunUpdatedDetails(
+            max_concurrency=update.max_concurrency, tolerated_count=update.tolerated_count,
+            tolerated_percentage=update.tolerated_percentage))
+        if frame.waiting is None:  # not still reading its items
+            progress(turn, frame.id)
+        return
+
+
+def child_ended(turn: Turn, frame_id: str, node: MapNode, index: int,
+                ended: ChildExecutionEnded) -> None:
+    """A Map Run's child execution ended: a stopped or timed-out child counts as failed."""
+    succeeded = ended.status == "SUCCEEDED"
+    turn.emit(ev.CHILD_ENDED, frame_id, ev.ChildEndedDetails(
+        index=index, status="SUCCEEDED" if succeeded else "FAILED",
+        output=ended.output if succeeded else None, error=ended.error, cause=ended.cause))
+    progress(turn, frame_id, None if succeeded else (ended.error, ended.cause))
 
 
 def _request(turn: Turn, frame_id: str, resource: str, parameters: JSON, purpose: str) -> None:
@@ -141,10 +171,10 @@ def progress(turn: Turn, frame_id: str, failure: tuple[str | None, str | None] |
     except StatesError as limit_failure:
         turn.fail_state(frame_id, node, limit_failure)
         return
-    if fan.failed and _exceeds_tolerance(node, fan.failed, fan.total, tolerated_count,
+    if fan.failed and _exceeds_tolerance(fan.failed, fan.total, tolerated_count,
                                          tolerated_percentage):
         error, cause = failure if failure is not None else (None, None)
-        if node.tolerated_count is not None or node.tolerated_percentage is not None:
+        if tolerated_count is not None or tolerated_percentage is not None:
             error = errors.EXCEED_TOLERATED_FAILURE_THRESHOLD
             cause = "The specified tolerated failure threshold was exceeded"
         _fail_map(turn, frame_id, node, error, cause)
@@ -176,15 +206,15 @@ def progress(turn: Turn, frame_id: str, failure: tuple[str | None, str | None] |
         assert fan is not None
 
 
-def _exceeds_tolerance(node: MapNode, failed: int, total: int, count: float,
-                       percentage: float) -> bool:
+def _exceeds_tolerance(failed: int, total: int, count: float | None,
+                       percentage: float | None) -> bool:
     """AWS: with no threshold set any failure fails the Map; otherwise it fails once a
     threshold that is set is exceeded (an unset one does not count as zero)."""
-    if node.tolerated_count is None and node.tolerated_percentage is None:
+    if count is None and percentage is None:
         return True
-    if node.tolerated_count is not None and failed > count:
+    if count is not None and failed > count:
         return True
-    return node.tolerated_percentage is not None and failed * 100.0 / total > percentage
+    return percentage is not None and failed * 100.0 / total > percentage
 
 
 def fail_parallel(turn: Turn, frame_id: str, error: str | None, cause: str | None) -> None:
@@ -200,10 +230,16 @@ def _fail_map(turn: Turn, frame_id: str, node: MapNode, error: str | None, cause
     run = fan.map_run if fan is not None else ""
     if fan is not None:
         for child in children(turn.work, frame):
-            if not child.done and child.state is not None:
+            waiting = child.waiting
+            if child.done:
+                continue
+            if waiting is not None and waiting.kind == "child" and waiting.child is not None:
+                turn.emit(ev.CHILD_ENDED, frame_id,
+                          ev.ChildEndedDetails(index=child.index, status="ABORTED"))
+                turn.stop_child(waiting.key, waiting.child)
+            elif child.state is not None:
                 turn.emit("MapIterationAborted", frame_id,
-                          ev.MapIterationDetails(name=node.name, index=child.index),
-                          map_run=run)
+                          ev.MapIterationDetails(name=node.name, index=child.index))
     if run and turn.work.map_runs[run].status == "RUNNING":
         turn.emit("MapRunFailed", frame_id, ev.MapRunEndedDetails(error=error, cause=cause))
     _recover(turn, frame_id, node, error, cause)
@@ -216,11 +252,14 @@ def _recover(turn: Turn, frame_id: str, node: object, error: str | None, cause: 
 
 
 def _start_iteration(turn: Turn, frame_id: str, node: MapNode, index: int) -> bool:
-    """Start iteration `index`; False if that failed the Map (or the execution)."""
+    """Start iteration `index`: a frame of this execution, or in a Distributed Map a child
+    execution of its Map Run. False if that failed the Map (or the execution)."""
     fan = turn.frame(frame_id).fanout
     assert fan is not None
-    turn.emit("MapIterationStarted", frame_id,
-              ev.MapIterationDetails(name=node.name, index=index), map_run=fan.map_run)
+    run = fan.map_run
+    if not run:
+        turn.emit("MapIterationStarted", frame_id,
+                  ev.MapIterationDetails(name=node.name, index=index))
     frame = turn.frame(frame_id)
     assert frame.fanout is not None
     item = frame.fanout.items[index]
@@ -234,6 +273,13 @@ def _start_iteration(turn: Turn, frame_id: str, node: MapNode, index: int) -> bo
         except StatesError as failure:
             turn.fail_state(frame_id, node, failure)
             return False
+    if run:
+        turn.emit(ev.CHILD_STARTED, frame_id, ev.ChildStartedDetails(
+            index=index, execution_arn=child_execution_arn(run, index), input=value))
+        child = turn.frame(child_id(frame_id, index))
+        assert child.waiting is not None
+        turn.effects.extend(effects_for(turn.work, child, child.waiting))
+        return True
     start_at = turn.program.machines[node.processor].start_at
     turn.queue.append((child_id(frame_id, index), start_at, value))
     return True
@@ -245,11 +291,19 @@ def _iteration_result(child: Frame) -> JSON:
     return child.value
 
 
-def _limits(turn: Turn, frame_id: str, node: MapNode) -> tuple[int, float, float]:
-    """(MaxConcurrency (0 = unbounded), ToleratedFailureCount, ToleratedFailurePercentage)."""
-    scope = turn.scope(turn.frame(frame_id))
+def _limits(turn: Turn, frame_id: str, node: MapNode
+            ) -> tuple[int, float | None, float | None]:
+    """(MaxConcurrency (0 = unbounded), ToleratedFailureCount, ToleratedFailurePercentage);
+    a tolerance is None when not set. A Map Run's are its own: set when it started, changed
+    by UpdateMapRun."""
+    frame = turn.frame(frame_id)
+    run = frame.fanout.map_run if frame.fanout is not None else ""
+    if run:
+        record = turn.work.map_runs[run]
+        return record.max_concurrency, record.tolerated_count, record.tolerated_percentage
+    scope = turn.scope(frame)
     concurrency = node.max_concurrency(scope) if node.max_concurrency is not None else 0
-    count = node.tolerated_count(scope) if node.tolerated_count is not None else 0
+    count = node.tolerated_count(scope) if node.tolerated_count is not None else None
     percentage = (node.tolerated_percentage(scope)
-                  if node.tolerated_percentage is not None else 0)
+                  if node.tolerated_percentage is not None else None)
     return int(concurrency), count, percentage

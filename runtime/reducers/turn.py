@@ -17,8 +17,18 @@ from runtime import errors
 from runtime import events as ev
 from runtime.dataflow.scope import JSON, Scope
 from runtime.dataflow.variables import check_assignment
-from runtime.effects import Effect, InvokeTask, OfferActivityTask, StartTimer, WatchExecution
+from runtime.effects import (
+    Deliver,
+    Effect,
+    InvokeTask,
+    OfferActivityTask,
+    StartChildExecution,
+    StartTimer,
+    WatchExecution,
+)
 from runtime.errors import StatesError
+from runtime.map_runs import child_state_machine_arn
+from runtime.messages import ChildExecutionEnded, StopExecution
 from runtime.program import Node, Program
 from runtime.state import ExecutionState, Frame, Waiting, apply, begin_turn
 
@@ -52,10 +62,8 @@ class Turn:
 
     # -- events ---------------------------------------------------------------------------
 
-    def emit(self, type_: str, frame_id: str, details: ev.Details | None = None, *,
-             map_run: str = "") -> ev.HistoryEvent:
-        """Record an event. `map_run` marks an event of a Map Run (kept out of the execution's
-        own history, as AWS keeps a Distributed Map's child executions)."""
+    def emit(self, type_: str, frame_id: str, details: ev.Details | None = None
+             ) -> ev.HistoryEvent:
         work = self.work
         internal = type_ in ev.INTERNAL_TYPES
         frame = work.frames.get(frame_id)
@@ -63,11 +71,34 @@ class Turn:
             id=0 if internal else work.last_event_id + 1,
             previous_event_id=frame.last_event_id if frame is not None else work.last_event_id,
             timestamp=self.at, type=type_, details=details, frame=frame_id,
-            map_run=map_run or (frame.map_run if frame is not None else ""),
         )
+        if type_ in ev.TERMINAL_TYPES:
+            self._stop_children()
         apply(work, event)
         self.events.append(event)
+        if type_ in ev.TERMINAL_TYPES and work.parent_arn:
+            self._report_to_parent()
         return event
+
+    def _stop_children(self) -> None:
+        """The execution ends: the Map Run child executions it waits for are stopped (AWS
+        aborts a Map Run's children with their parent)."""
+        for frame in self.work.frames.values():
+            waiting = frame.waiting
+            if waiting is not None and waiting.kind == "child" and waiting.child is not None:
+                self.stop_child(waiting.key, waiting.child)
+
+    def stop_child(self, key: str, execution_arn: str) -> None:
+        self.effects.append(Deliver(key=key, execution_arn=execution_arn,
+                                    message=StopExecution(at=self.at)))
+
+    def _report_to_parent(self) -> None:
+        work = self.work
+        self.effects.append(Deliver(key=work.parent_key, execution_arn=work.parent_arn,
+                                    message=ChildExecutionEnded(
+                                        at=self.at, key=work.parent_key, status=work.status,
+                                        output=work.output, error=work.error,
+                                        cause=work.cause)))
 
     @property
     def running(self) -> bool:
@@ -179,8 +210,7 @@ class Turn:
         assert parent.fanout is not None and parent.state is not None
         if parent.fanout.kind == "map":
             self.emit("MapIterationSucceeded", parent.id,
-                      ev.MapIterationDetails(name=parent.state, index=frame.index),
-                      map_run=parent.fanout.map_run)
+                      ev.MapIterationDetails(name=parent.state, index=frame.index))
         fanout.progress(self, parent.id)
 
     def fail_frame(self, frame_id: str, error: str | None, cause: str | None) -> None:
@@ -195,8 +225,7 @@ class Turn:
         assert parent.fanout is not None and parent.state is not None
         if parent.fanout.kind == "map":
             self.emit("MapIterationFailed", parent.id, ev.MapIterationDetails(
-                name=parent.state, index=frame.index, error=error, cause=cause),
-                map_run=parent.fanout.map_run)
+                name=parent.state, index=frame.index, error=error, cause=cause))
             fanout.progress(self, parent.id, (error, cause))
         else:
             fanout.fail_parallel(self, parent.id, error, cause)
@@ -237,6 +266,15 @@ def effects_for(state: ExecutionState, frame: Frame, waiting: Waiting) -> list[E
     if waiting.kind == "timer":
         assert waiting.due is not None
         return [StartTimer(key=waiting.key, due=waiting.due)]
+    if waiting.kind == "child":
+        assert waiting.child is not None and frame.parent is not None
+        fan = state.frames[frame.parent].fanout
+        assert fan is not None
+        return [StartChildExecution(
+            key=waiting.key, execution_arn=waiting.child,
+            state_machine_arn=child_state_machine_arn(fan.map_run), input=frame.value,
+            machine=frame.machine, map_run_arn=fan.map_run, parent_arn=state.execution_arn,
+            redrive=waiting.purpose == "redrive")]
     task = waiting.task
     assert task is not None
     out: list[Effect] = []

@@ -100,6 +100,20 @@ def test_map_runs_of_a_distributed_map_through_the_api(sfn: Any) -> None:
     with pytest.raises(ClientError) as raised:
         sfn.describe_map_run(mapRunArn=run["mapRunArn"] + "x")
     assert raised.value.response["Error"]["Code"] == "ResourceNotFound"
+    # The items ran as child executions of the Map Run, listed by it (AWS ListExecutions
+    # mapRunArn) and described with it and the labelled state machine.
+    children = sfn.list_executions(mapRunArn=run["mapRunArn"])["executions"]
+    assert len(children) == 2
+    assert {child["mapRunArn"] for child in children} == {run["mapRunArn"]}
+    child = sfn.describe_execution(executionArn=children[0]["executionArn"])
+    assert child["status"] == "SUCCEEDED" and child["mapRunArn"] == run["mapRunArn"]
+    assert child["stateMachineArn"] == run["stateMachineArn"]
+    machine_of_child = sfn.describe_state_machine_for_execution(
+        executionArn=children[0]["executionArn"])
+    assert (machine_of_child["label"], machine_of_child["mapRunArn"]) == ("M", run["mapRunArn"])
+    assert machine_of_child["name"] == "distributed-http/M"
+    assert sfn.get_execution_history(executionArn=children[0]["executionArn"])["events"][-1][
+        "type"] == "ExecutionSucceeded"
 
 
 def test_an_unknown_log_level_is_a_validation_error(sfn: Any) -> None:

@@ -14,8 +14,15 @@ from runtime.cluster.rows import (
     plan_commit,
 )
 from runtime.cluster.wakeup import Backoff
-from runtime.effects import Effect, InvokeTask, StartTimer, WatchExecution
-from runtime.messages import TaskCompleted, TimerFired
+from runtime.effects import (
+    Deliver,
+    Effect,
+    InvokeTask,
+    StartChildExecution,
+    StartTimer,
+    WatchExecution,
+)
+from runtime.messages import StartExecution, StopExecution, TaskCompleted, TimerFired
 from runtime.state import ExecutionState, Status, new_state
 
 ARN = "arn:aws:states:us-east-1:123456789012:execution:m:e"
@@ -31,7 +38,7 @@ def _state(status: Status = "RUNNING", **changes: Any) -> ExecutionState:
 
 def test_events_get_dense_versions_after_the_expected_one() -> None:
     commit = plan_commit(7, [_event("PassStateEntered"), _event("PassStateExited")], [],
-                         _state())
+                         _state(), "definition-1")
     assert (commit.expected, commit.head, commit.versions) == (7, 9, [8, 9])
     assert commit.types == ["PassStateEntered", "PassStateExited"]
     assert ev.EVENT_DECODER.decode(commit.data[1]).type == "PassStateExited"
@@ -40,7 +47,7 @@ def test_events_get_dense_versions_after_the_expected_one() -> None:
 def test_timers_become_rows_and_a_later_start_of_a_key_replaces_the_earlier() -> None:
     effects = [StartTimer(key="a", due=5.0), StartTimer(key="b", due=6.0),
                StartTimer(key="a", due=9.0)]
-    commit = plan_commit(0, [], effects, _state())
+    commit = plan_commit(0, [], effects, _state(), "definition-1")
     assert dict(zip(commit.timer_keys, commit.timer_dues, strict=True)) == {"a": 9.0, "b": 6.0}
     assert commit.outbox_keys == []
 
@@ -49,7 +56,7 @@ def test_other_effects_go_to_the_outbox_by_kind_and_key() -> None:
     task = InvokeTask(key="@3", resource="arn:aws:lambda:us-east-1:1:function:f",
                       parameters={"x": 1})
     watch = WatchExecution(key="@3", execution_arn="arn:child", token="t")
-    commit = plan_commit(0, [], [task, watch], _state())
+    commit = plan_commit(0, [], [task, watch], _state(), "definition-1")
     assert commit.outbox_kinds == [TASK_KIND, "WatchExecution"]
     assert commit.outbox_keys == ["@3", "@3"]
     assert decode_task(commit.outbox_effects[0]) == task
@@ -59,20 +66,44 @@ def test_a_finished_execution_schedules_nothing_and_records_its_outcome() -> Non
     effects: list[Effect] = [StartTimer(key="a", due=5.0),
                              InvokeTask(key="@3", resource="r", parameters=None)]
     commit = plan_commit(3, [_event("ExecutionSucceeded")], effects,
-                         _state("SUCCEEDED", output={"a": [1]}, stop_time=4.5))
+                         _state("SUCCEEDED", output={"a": [1]}, stop_time=4.5), "definition-1")
     assert (commit.timer_keys, commit.outbox_keys) == ([], [])
     assert (commit.status, commit.output, commit.stop_date) == ("SUCCEEDED", '{"a":[1]}', 4.5)
 
 
 def test_a_failed_execution_records_error_and_cause_but_no_output() -> None:
     commit = plan_commit(3, [], [], _state("FAILED", error="E", cause="C",
-                                           stop_time=2.0))
+                                           stop_time=2.0), "definition-1")
     assert (commit.output, commit.error, commit.cause) == (None, "E", "C")
 
 
 def test_a_running_execution_has_no_outcome_yet() -> None:
-    commit = plan_commit(0, [], [], _state(error="stale"))
+    commit = plan_commit(0, [], [], _state(error="stale"), "definition-1")
     assert (commit.stop_date, commit.output, commit.error) == (None, None, None)
+
+
+def test_messages_to_others_are_relayed_even_from_a_finished_execution() -> None:
+    stop = Deliver(key="/0@4", execution_arn="arn:child", message=StopExecution(at=4.0))
+    commit = plan_commit(3, [_event("ExecutionFailed")], [stop], _state("FAILED"),
+                         "definition-1")
+    assert commit.relay_arns == ["arn:child"]
+    assert inbox_message(commit.relay_messages[0], None, None) == StopExecution(at=4.0)
+
+
+def test_a_map_run_child_is_spawned_with_the_parents_definition() -> None:
+    spawn = StartChildExecution(
+        key="/0@5", execution_arn="arn:aws:states:r:1:execution:sm/L:c0",
+        state_machine_arn="arn:aws:states:r:1:stateMachine:sm/L", input={"n": 1},
+        machine="M", map_run_arn="arn:run", parent_arn=ARN)
+    commit = plan_commit(4, [_event("MapRunStarted")], [spawn, spawn], _state(),
+                         "definition-1")
+    assert commit.spawn_arns == [spawn.execution_arn]
+    assert (commit.spawn_names, commit.spawn_inputs) == (["c0"], ['{"n":1}'])
+    started = inbox_message(commit.spawn_messages[0], None, None)
+    assert isinstance(started, StartExecution)
+    assert (started.definition_id, started.machine, started.parent_arn, started.parent_key) \
+        == ("definition-1", "M", ARN, "/0@5")
+    assert commit.spawn_redrives == [None]
 
 
 def test_inbox_rows_hold_encoded_messages_or_fired_timers() -> None:
