@@ -13,7 +13,9 @@ to compare when the machine is busy with anything else. `--repeat N` runs each c
 
 Executions are started in bulk once the workers are ready, so the clock measures the workers.
 Workloads: `pass`: 20 Pass states (the whole execution is one step); `task`: 5 Task states
-calling a Python function (two steps and one outbox round trip each).
+calling a Python function (two steps and one outbox round trip each); `map`: a Distributed
+Map of 200 items, each a child execution with one Task state (the children spread over the
+workers; transitions count the children's states and the parent's).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 CHAIN = 20
 TASKS = 5
+MAP_ITEMS = 200
 WORKERS = (1, 2, 4)
 
 
@@ -64,7 +67,16 @@ def _task_chain() -> dict[str, Any]:
     return {"StartAt": "T0", "States": states}
 
 
-WORKLOADS = {"pass": (_pass_chain(), {"n": 0}, 1.0), "task": (_task_chain(), 0, 0.25)}
+def _map_run() -> dict[str, Any]:
+    return {"StartAt": "M", "States": {"M": {"Type": "Map", "End": True, "ItemProcessor": {
+        "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+        "StartAt": "T", "States": {"T": {"Type": "Task", "Resource": TASK + "add_one",
+                                         "End": True}}}}}}
+
+
+#: name -> (definition, input, executions started per `--executions`).
+WORKLOADS = {"pass": (_pass_chain(), {"n": 0}, 1.0), "task": (_task_chain(), 0, 0.25),
+             "map": (_map_run(), list(range(MAP_ITEMS)), 1 / MAP_ITEMS)}
 
 
 async def _counters(connection: Any, schema: str) -> tuple[int, int, int]:

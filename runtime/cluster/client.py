@@ -459,9 +459,17 @@ class ClusterClient:
         return map_runs_of(project(events, start))
 
     async def describe_map_run(self, map_run_arn: str) -> tuple[str, MapRun]:
-        """(parent execution ARN, Map Run), found through the Map Run's children."""
+        """(parent execution ARN, Map Run), found through the Map Run's children, or (a run
+        with no items) through the MapRunStarted events."""
         async with self._pool.acquire() as connection:
             parent = await connection.fetchval(self._sql.map_run_parent, map_run_arn)
+            if parent is None:
+                for row in await connection.fetch(self._sql.map_run_starts):
+                    details = ev.EVENT_DECODER.decode(row["data"]).details
+                    if isinstance(details, ev.MapRunStartedDetails) \
+                            and details.map_run_arn == map_run_arn:
+                        parent = row["stream_id"]
+                        break
         for run in await self.map_runs(parent) if parent is not None else []:
             if run.arn == map_run_arn:
                 return parent, run

@@ -249,6 +249,8 @@ class ClusterStatements:
         self.describe = f"SELECT {columns} FROM {s}.executions WHERE arn = $1"
         self.map_run_parent = (
             f"SELECT parent_arn FROM {s}.executions WHERE map_run_arn = $1 LIMIT 1")
+        self.map_run_starts = (
+            f"SELECT stream_id, data FROM {s}.events WHERE type = 'MapRunStarted'")
         self.list_executions = f"""
             SELECT {columns} FROM {s}.executions
             WHERE ($1::text IS NULL OR state_machine_arn = $1

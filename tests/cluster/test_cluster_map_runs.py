@@ -121,3 +121,40 @@ async def test_a_failed_map_run_stops_its_children_and_a_redrive_reruns_them(
     children = await _children(postgres_dsn, schema)
     assert [row["status"] for row in children] == ["SUCCEEDED"] * 3
     assert [row["redrive_count"] for row in children] == [1, 1, 1]
+
+
+async def test_map_runs_are_described_and_updated_through_the_client(
+        postgres_dsn: str, schema: str, client: ClusterClient) -> None:
+    release = anyio.Event()
+
+    async def hold(value: int) -> int:
+        await release.wait()
+        return value
+
+    worker = Worker(postgres_dsn, schema=schema, worker_id="w0", tasks={"hold": hold})
+    machine = await client.create_state_machine("Parent", _map(
+        {"Hold": {"Type": "Task", "Resource": "hold", "End": True}}, MaxConcurrency=1))
+    empty = await client.create_state_machine("Empty", _map(
+        {"P": {"Type": "Pass", "End": True}}))
+    async with anyio.create_task_group() as group:
+        await group.start(worker.run)
+        nothing = await client.start_execution(empty, [])
+        assert (await client.wait(nothing, timeout=30)).output == []
+        (empty_run,) = await client.map_runs(nothing)
+        assert await client.describe_map_run(empty_run.arn) == (nothing, empty_run)
+        arn = await client.start_execution(machine, [1, 2, 3])
+        with anyio.fail_after(30):
+            while not await client.map_runs(arn) or len(await _children(postgres_dsn,
+                                                                         schema)) < 1:
+                await anyio.sleep(0.05)
+        (run,) = await client.map_runs(arn)
+        await client.update_map_run(run.arn, max_concurrency=3)
+        with anyio.fail_after(30):
+            while len(await _children(postgres_dsn, schema)) < 3:
+                await anyio.sleep(0.05)
+        parent, described = await client.describe_map_run(run.arn)
+        assert (parent, described.max_concurrency, described.status) == (arn, 3, "RUNNING")
+        release.set()
+        done = await client.wait(arn, timeout=30)
+        group.cancel_scope.cancel()
+    assert done.output == [1, 2, 3]
