@@ -62,6 +62,7 @@ from runtime.map_runs import check_map_run_update, map_runs_of
 from runtime.messages import (
     ActivityStarted,
     ChildExecutionEnded,
+    ParentLink,
     RedriveExecution,
     StartExecution,
     StopExecution,
@@ -74,12 +75,13 @@ from runtime.metrics import Metrics
 from runtime.model.validate import (
     Diagnostic,
 )
-from runtime.nested import NestedExecutions, sync_result
+from runtime.nested import NestedExecutions
 from runtime.program import Program
 from runtime.reducers import REDRIVABLE, pending_effects
 from runtime.reducers.turn import MAX_PAYLOAD_BYTES
 from runtime.replay import ReplayResult, replay
 from runtime.state import ExecutionState, MapRun, new_state, project
+from runtime.sync_results import failure_cause, sync_result
 from runtime.timetravel import StateView, fork_point, state_at, with_state_input
 from runtime.tokens import read_token
 
@@ -347,9 +349,11 @@ class Runtime:
     # -- executions -----------------------------------------------------------------------
 
     async def start_execution(self, state_machine_arn: str, input: JSON = None, *,
-                              name: str | None = None, input_json: str | None = None) -> str:
+                              name: str | None = None, input_json: str | None = None,
+                              parent: ParentLink | None = None) -> str:
         """Start an execution and return its ARN. `input` is a Python value; `input_json`
-        the raw JSON text as StartExecution takes it (checked as AWS checks it)."""
+        the raw JSON text as StartExecution takes it (checked as AWS checks it). `parent`:
+        a `.sync` task's child, which answers that task when it ends."""
         state_machine_arn, test_case = split_test_case(state_machine_arn)
         machine = self.state_machine(state_machine_arn)
         value = _decode_input(input_json) if input_json is not None else (
@@ -374,9 +378,12 @@ class Runtime:
         actor = self._new_actor(machine.program, state, [])
         self._executions[arn] = actor
         definition_id = await self._record_definition(machine.definition)
-        actor.tell(StartExecution(at=self.clock.now(), input=value, role_arn=machine.role_arn,
-                                  seed=self._entropy.getrandbits(32),
-                                  definition_id=definition_id, test_case=test_case))
+        actor.tell(StartExecution(
+            at=self.clock.now(), input=value, role_arn=machine.role_arn,
+            seed=self._entropy.getrandbits(32), definition_id=definition_id, test_case=test_case,
+            parent_arn=parent.execution_arn if parent else "",
+            parent_key=parent.key if parent else "",
+            sync_version=parent.sync_version if parent else 0))
         self.group.start_soon(actor.run)
         return arn
 
@@ -585,7 +592,12 @@ class Runtime:
                     token=effect.token, input=effect.input,
                     live=lambda: _waits_on(actor, effect.key)))
             case WatchExecution():
-                self.group.start_soon(self._watch, actor, effect)
+                child = self._executions.get(effect.execution_arn)
+                # A running child started by this task answers it itself when it ends; the
+                # watch covers one that ended already (its answer may have been lost in a
+                # crash) or that this runtime did not start.
+                if child is None or child.state.parent_arn != actor.arn:
+                    self.group.start_soon(self._watch, actor, effect)
             case StartChildExecution():
                 self._start_child(actor, effect)
             case Deliver():
@@ -643,13 +655,16 @@ class Runtime:
             actor.tell(TaskCallback(at=self.clock.now(), key=effect.key, failed=True,
                                     error="States.TaskFailed", cause=error.message))
             return
-        result = sync_result(child, json_values=effect.json_values)
+        result = sync_result(
+            execution_arn=child.execution_arn, state_machine_arn=child.state_machine_arn,
+            name=child.name, status=child.status, input=child.input, output=child.output,
+            error=child.error, cause=child.cause, start=child.start_date, stop=child.stop_date,
+            json_values=effect.json_values)
         if child.status == "SUCCEEDED":
             actor.tell(TaskCallback(at=self.clock.now(), key=effect.key, output=result))
         else:
             actor.tell(TaskCallback(at=self.clock.now(), key=effect.key, failed=True,
-                                    error="States.TaskFailed",
-                                    cause=msgspec.json.encode(result).decode()))
+                                    error="States.TaskFailed", cause=failure_cause(result)))
 
     # -- callbacks and activities ---------------------------------------------------------
 

@@ -47,6 +47,8 @@ class ExecutionStartedDetails(_Details, frozen=True):
     map_run_arn: str = ""
     parent_arn: str = ""
     parent_key: str = ""
+    #: Routing: a `.sync` child: the result shape its end gives the parent (see messages).
+    sync_version: int = 0
 
 
 class ExecutionSucceededDetails(_Details, frozen=True):
@@ -218,7 +220,8 @@ class FanoutDetails(_Details, frozen=True):
 
 
 class MessageDetails(_Details, frozen=True):
-    """Internal: the message a turn decided."""
+    """Internal: the message a turn decided (MessageReceived), or a callback held for later
+    (CallbackHeld)."""
 
     message: Message
 
@@ -294,9 +297,13 @@ ITEMS_LOADED: Final = "ItemsLoaded"
 CHILD_STARTED: Final = "ChildExecutionStarted"
 CHILD_ENDED: Final = "ChildExecutionEnded"
 MAP_RUN_UPDATED: Final = "MapRunUpdated"
+#: A `.sync` child answered before its start did (workers ran it meanwhile): the answer is
+#: kept until the start's TaskSubmitted, as AWS's history always orders them.
+CALLBACK_HELD: Final = "CallbackHeld"
 INTERNAL_TYPES: Final = frozenset({"TimerStarted", MESSAGE_RECEIVED, FRAME_REDRIVEN,
                                    HEARTBEAT_RECORDED, TASK_REQUESTED, ITEMS_LOADED,
-                                   CHILD_STARTED, CHILD_ENDED, MAP_RUN_UPDATED})
+                                   CHILD_STARTED, CHILD_ENDED, MAP_RUN_UPDATED,
+                                   CALLBACK_HELD})
 
 TERMINAL_TYPES: Final = frozenset(
     {"ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut"}

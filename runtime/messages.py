@@ -10,6 +10,15 @@ import msgspec
 JSON = Any
 
 
+class ParentLink(msgspec.Struct, frozen=True, kw_only=True):
+    """The parent execution, and the key its task waits on, that a `.sync` child answers
+    when it ends (`sync_version` 1: `.sync`, 2: `.sync:2`)."""
+
+    execution_arn: str
+    key: str
+    sync_version: int
+
+
 class StartExecution(msgspec.Struct, frozen=True, kw_only=True, tag=True):
     at: float
     input: JSON
@@ -26,6 +35,9 @@ class StartExecution(msgspec.Struct, frozen=True, kw_only=True, tag=True):
     map_run_arn: str = ""
     parent_arn: str = ""
     parent_key: str = ""
+    #: A `states:startExecution.sync` child: 1 (`.sync`) or 2 (`.sync:2`), the shape of the
+    #: result its end gives the parent's task.
+    sync_version: int = 0
 
 
 class TaskCompleted(msgspec.Struct, frozen=True, kw_only=True, tag=True):

@@ -15,12 +15,14 @@ from runtime.dataflow.items import READ_ATHENA_MANIFEST, READ_INVENTORY
 from runtime.errors import AslError
 from runtime.manifests import ManifestReader
 from runtime.map_runs import child_execution_arn, child_state_machine_arn
+from runtime.messages import ParentLink
+from runtime.sync_results import START_EXECUTION
+from runtime.tokens import read_token
 
 if TYPE_CHECKING:
     from runtime.engine import Execution, Runtime
 
 JSON = Any
-START_EXECUTION = "arn:aws:states:::states:startExecution"
 SDK_SFN = "arn:aws:states:::aws-sdk:sfn:"
 WRITE_MAP_RESULTS = "arn:aws:states:::stepline:writeMapResults"
 
@@ -65,12 +67,14 @@ class NestedExecutions:
         try:
             if not isinstance(machine_arn, str):
                 raise AslError("ValidationException", "StateMachineArn is required")
+            parent = _parent_link(call)
             if isinstance(raw_input, str):
                 arn = await self.runtime.start_execution(machine_arn, input_json=raw_input,
-                                                         name=params.get("Name"))
+                                                         name=params.get("Name"), parent=parent)
             else:
                 arn = await self.runtime.start_execution(
-                    machine_arn, {} if raw_input is None else raw_input, name=params.get("Name"))
+                    machine_arn, {} if raw_input is None else raw_input, name=params.get("Name"),
+                    parent=parent)
         except AslError as error:
             raise service_error(error) from None
         started = self.runtime.describe_execution(arn).start_date or self.runtime.clock.now()
@@ -78,6 +82,17 @@ class NestedExecutions:
         request_id = str(uuid.uuid4())
         return {"ExecutionArn": arn, "StartDate": int(started * 1000),
                 **sdk_metadata(request_id, len(json.dumps(body)))}
+
+
+def _parent_link(call: TaskCall) -> ParentLink | None:
+    """The parent a `.sync` / `.sync:2` child answers when it ends (its task's token names the
+    waiting); None for a plain start."""
+    version = 2 if call.resource.endswith(".sync:2") else 1 if call.resource.endswith(
+        ".sync") else 0
+    if not version or call.task_token is None:
+        return None
+    parent_arn, key = read_token(call.task_token)
+    return ParentLink(execution_arn=parent_arn, key=key, sync_version=version)
 
 
 SDK_ACTIONS = frozenset({"startExecution", "describeExecution", "stopExecution",
@@ -245,29 +260,3 @@ def service_error(error: AslError) -> TaskError:
         f"{error.message} (Service: AWSStepFunctions; Status Code: 400; Error Code: {code}; "
         f"Request ID: {uuid.uuid4()}; Proxy: null)",
     )
-
-
-def sync_result(execution: Execution, *, json_values: bool) -> JSON:
-    """What `.sync` (strings) or `.sync:2` (JSON values) returns for an ended child."""
-    def value(data: JSON) -> JSON:
-        return data if json_values else json.dumps(data, separators=(",", ":"))
-
-    out: dict[str, JSON] = {
-        "ExecutionArn": execution.execution_arn,
-        "Input": value(execution.input), "InputDetails": {"Included": True},
-        "Name": execution.name,
-        "StartDate": int(execution.start_date * 1000),
-        "StateMachineArn": execution.state_machine_arn,
-        "Status": execution.status,
-    }
-    if execution.stop_date is not None:
-        out["StopDate"] = int(execution.stop_date * 1000)
-    if execution.status == "SUCCEEDED":
-        out["Output"] = value(execution.output)
-        out["OutputDetails"] = {"Included": True}
-    else:
-        if execution.error is not None:
-            out["Error"] = execution.error
-        if execution.cause is not None:
-            out["Cause"] = execution.cause
-    return dict(sorted(out.items()))

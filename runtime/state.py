@@ -21,6 +21,7 @@ from msgspec.structs import replace
 
 from runtime import events as ev
 from runtime.map_runs import child_execution_arn
+from runtime.messages import TaskCallback
 
 JSON = Any
 T = TypeVar("T")
@@ -57,6 +58,8 @@ class Waiting(msgspec.Struct, frozen=True, kw_only=True):
     child: str | None = None
     #: Epoch seconds by which a heartbeat must arrive (callback tasks with HeartbeatSeconds).
     heartbeat_due: float | None = None
+    #: A `.sync` child's answer that came before the start's own (see events.CALLBACK_HELD).
+    held: TaskCallback | None = None
 
     @property
     def callback(self) -> bool:
@@ -148,6 +151,8 @@ class ExecutionState(msgspec.Struct, kw_only=True):
     map_run_arn: str = ""
     parent_arn: str = ""
     parent_key: str = ""
+    #: A `.sync` child's result shape (1 `.sync`, 2 `.sync:2`); 0 for any other execution.
+    sync_version: int = 0
 
 
 def new_state(execution_arn: str, state_machine_arn: str, name: str) -> ExecutionState:
@@ -394,6 +399,7 @@ def apply(work: ExecutionState, event: ev.HistoryEvent) -> None:
             work.map_run_arn = details.map_run_arn
             work.parent_arn = details.parent_arn
             work.parent_key = details.parent_key
+            work.sync_version = details.sync_version
             frames.clear()
             frames[""] = Frame(id="", machine=details.machine, value=details.input,
                                last_event_id=event.id)
@@ -414,6 +420,10 @@ def apply(work: ExecutionState, event: ev.HistoryEvent) -> None:
                         frames[key] = replace(stuck, waiting=None)
             elif frame is not None:
                 frames[frame.id] = replace(frame, last_event_id=event.id)
+        case ev.MessageDetails(message=message) if kind == ev.CALLBACK_HELD:
+            assert frame is not None and frame.waiting is not None
+            assert isinstance(message, TaskCallback)
+            frames[frame.id] = replace(frame, waiting=replace(frame.waiting, held=message))
         case ev.MessageDetails():
             pass
         case None:

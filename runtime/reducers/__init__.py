@@ -71,7 +71,8 @@ def _receive(turn: Turn, message: Message) -> None:
                 state_machine_arn=turn.work.state_machine_arn,
                 definition_id=message.definition_id, test_case=message.test_case,
                 machine=message.machine, map_run_arn=message.map_run_arn,
-                parent_arn=message.parent_arn, parent_key=message.parent_key))
+                parent_arn=message.parent_arn, parent_key=message.parent_key,
+                sync_version=message.sync_version))
             machine = turn.program.machines[message.machine]
             turn.queue.append(("", machine.start_at, message.input))
             # TimeoutSeconds is the whole definition's, not a Map Run child's.
@@ -159,6 +160,8 @@ def _task_message(turn: Turn,
                              timed_out=message.timed_out)
         case TaskCompleted():
             task.task_answered(turn, frame_id, node, waiting, message.output)
+        case TaskCallback() if waiting.callback and task.answers_early(node, waiting):
+            turn.emit(ev.CALLBACK_HELD, frame_id, ev.MessageDetails(message=message))
         case TaskCallback() if waiting.callback:
             if message.failed:
                 task.task_failed(turn, frame_id, node, waiting, message.error, message.cause)

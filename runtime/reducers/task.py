@@ -18,6 +18,7 @@ from runtime.program import TaskNode
 from runtime.reducers.recovery import handle_error
 from runtime.reducers.turn import HEARTBEAT_SUFFIX, Turn, effects_for, too_large
 from runtime.state import Waiting
+from runtime.sync_results import START_EXECUTION
 from runtime.tokens import make_token
 
 DEFAULT_REGION = "us-east-1"
@@ -108,10 +109,23 @@ def task_answered(turn: Turn, frame_id: str, node: TaskNode, waiting: Waiting, r
             resource_type=resource_type, resource=resource, output=result, has_output=True))
         submitted = turn.frame(frame_id).waiting
         assert submitted is not None
-        turn.effects.extend(e for e in effects_for(turn.work, turn.frame(frame_id), submitted)
-                            if isinstance(e, WatchExecution))
+        held = submitted.held
+        if held is not None and held.failed:
+            task_failed(turn, frame_id, node, submitted, held.error, held.cause)
+        elif held is not None:
+            task_succeeded(turn, frame_id, node, submitted, held.output)
+        else:
+            turn.effects.extend(e for e in effects_for(turn.work, turn.frame(frame_id), submitted)
+                                if isinstance(e, WatchExecution))
         return
     task_succeeded(turn, frame_id, node, waiting, result)
+
+
+def answers_early(node: TaskNode, waiting: Waiting) -> bool:
+    """A `.sync` task's child answered before the start call did: on the cluster another
+    worker may run the child to its end before the start's own answer is delivered."""
+    return not waiting.submitted and waiting.activity is None \
+        and node.resource.startswith(START_EXECUTION) and ".sync" in node.resource
 
 
 def task_succeeded(turn: Turn, frame_id: str, node: TaskNode, waiting: Waiting, result: JSON

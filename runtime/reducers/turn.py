@@ -28,9 +28,10 @@ from runtime.effects import (
 )
 from runtime.errors import StatesError
 from runtime.map_runs import child_state_machine_arn
-from runtime.messages import ChildExecutionEnded, StopExecution
+from runtime.messages import ChildExecutionEnded, StopExecution, TaskCallback
 from runtime.program import Node, Program
 from runtime.state import ExecutionState, Frame, Waiting, apply, begin_turn
+from runtime.sync_results import failure_cause, sync_result
 
 MAX_PAYLOAD_BYTES: Final = 256 * 1024
 EXECUTION_TIMEOUT_KEY: Final = "execution-timeout"
@@ -93,12 +94,26 @@ class Turn:
                                     message=StopExecution(at=self.at)))
 
     def _report_to_parent(self) -> None:
+        """A child execution's end, told to the parent waiting on it: a Map Run's child
+        reports its outcome; a `.sync` child answers the parent's task as AWS does."""
         work = self.work
-        self.effects.append(Deliver(key=work.parent_key, execution_arn=work.parent_arn,
-                                    message=ChildExecutionEnded(
-                                        at=self.at, key=work.parent_key, status=work.status,
-                                        output=work.output, error=work.error,
-                                        cause=work.cause)))
+        key = work.parent_key
+        message: ChildExecutionEnded | TaskCallback
+        if work.sync_version:
+            result = sync_result(
+                execution_arn=work.execution_arn, state_machine_arn=work.state_machine_arn,
+                name=work.name, status=work.status, input=work.input, output=work.output,
+                error=work.error, cause=work.cause, start=work.start_time, stop=work.stop_time,
+                json_values=work.sync_version == 2)
+            message = TaskCallback(at=self.at, key=key, output=result) \
+                if work.status == "SUCCEEDED" else TaskCallback(
+                    at=self.at, key=key, failed=True, error=errors.TASK_FAILED,
+                    cause=failure_cause(result))
+        else:
+            message = ChildExecutionEnded(at=self.at, key=key, status=work.status,
+                                          output=work.output, error=work.error,
+                                          cause=work.cause)
+        self.effects.append(Deliver(key=key, execution_arn=work.parent_arn, message=message))
 
     @property
     def running(self) -> bool:
