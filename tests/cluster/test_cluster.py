@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,24 +21,11 @@ from runtime.cluster import ClusterClient, Worker
 from runtime.cluster.sql import ClusterStatements
 from runtime.errors import AslError
 from tests.cluster.workloads import DEFINITIONS, INPUTS, TASKS, plan
-from tests.postgres.fixtures import postgres_dsn as postgres_dsn
-from tests.postgres.fixtures import schema_for
 
 pytestmark = pytest.mark.anyio
 ROOT = Path(__file__).resolve().parents[2]
 
 Reference = dict[str, tuple[str, Any, collections.Counter[str]]]
-
-
-@pytest.fixture
-def schema(tmp_path: Path) -> str:
-    return schema_for(str(tmp_path))
-
-
-@pytest.fixture
-async def client(postgres_dsn: str, schema: str) -> AsyncIterator[ClusterClient]:
-    async with await ClusterClient.open(postgres_dsn, schema=schema) as opened:
-        yield opened
 
 
 async def _reference() -> Reference:

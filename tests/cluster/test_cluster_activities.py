@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -15,21 +14,8 @@ import pytest
 from runtime.cluster import ClusterClient, Worker
 from runtime.cluster import client as client_module
 from runtime.errors import AslError
-from tests.postgres.fixtures import postgres_dsn as postgres_dsn
-from tests.postgres.fixtures import schema_for
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def schema(tmp_path: Path) -> str:
-    return schema_for(str(tmp_path))
-
-
-@pytest.fixture
-async def client(postgres_dsn: str, schema: str) -> AsyncIterator[ClusterClient]:
-    async with await ClusterClient.open(postgres_dsn, schema=schema) as opened:
-        yield opened
 
 
 @pytest.fixture

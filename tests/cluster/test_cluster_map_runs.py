@@ -4,8 +4,6 @@ stopped with their Map and redriven with their parent, as in the single-process 
 from __future__ import annotations
 
 import collections
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -13,8 +11,6 @@ import asyncpg
 import pytest
 
 from runtime.cluster import ClusterClient, Worker
-from tests.postgres.fixtures import postgres_dsn as postgres_dsn
-from tests.postgres.fixtures import schema_for
 
 pytestmark = pytest.mark.anyio
 
@@ -26,17 +22,6 @@ def _map(processor_states: dict[str, Any], **fields: Any) -> dict[str, Any]:
         "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED",
                                               "ExecutionType": "STANDARD"},
                           "StartAt": first, "States": processor_states}}}}
-
-
-@pytest.fixture
-def schema(tmp_path: Path) -> str:
-    return schema_for(str(tmp_path))
-
-
-@pytest.fixture
-async def client(postgres_dsn: str, schema: str) -> AsyncIterator[ClusterClient]:
-    async with await ClusterClient.open(postgres_dsn, schema=schema) as opened:
-        yield opened
 
 
 async def _children(dsn: str, schema: str) -> list[asyncpg.Record]:

@@ -4,8 +4,6 @@ redrive, is RUNNING again at once, and a worker continues it from where it faile
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -17,25 +15,12 @@ from runtime.cluster.rows import encode_message
 from runtime.cluster.sql import ClusterStatements
 from runtime.errors import AslError
 from runtime.messages import TaskHeartbeat
-from tests.postgres.fixtures import postgres_dsn as postgres_dsn
-from tests.postgres.fixtures import schema_for
 
 pytestmark = pytest.mark.anyio
 
 FLAKY = {"StartAt": "First", "States": {
     "First": {"Type": "Task", "Resource": "count", "Next": "Flaky"},
     "Flaky": {"Type": "Task", "Resource": "flaky", "End": True}}}
-
-
-@pytest.fixture
-def schema(tmp_path: Path) -> str:
-    return schema_for(str(tmp_path))
-
-
-@pytest.fixture
-async def client(postgres_dsn: str, schema: str) -> AsyncIterator[ClusterClient]:
-    async with await ClusterClient.open(postgres_dsn, schema=schema) as opened:
-        yield opened
 
 
 class Calls:

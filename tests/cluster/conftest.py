@@ -1,0 +1,24 @@
+"""Fixtures of the cluster tests: a fresh schema per test on the session's PostgreSQL server,
+and a client on it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from runtime.cluster import ClusterClient
+from tests.postgres.fixtures import postgres_dsn as postgres_dsn
+from tests.postgres.fixtures import schema_for
+
+
+@pytest.fixture
+def schema(tmp_path: Path) -> str:
+    return schema_for(str(tmp_path))
+
+
+@pytest.fixture
+async def client(postgres_dsn: str, schema: str) -> AsyncIterator[ClusterClient]:
+    async with await ClusterClient.open(postgres_dsn, schema=schema) as opened:
+        yield opened
