@@ -14,7 +14,8 @@
     stepline test-state DEF.json [--state-name NAME] [--input JSON|@file] [--mock JSON|@file]
                   [--inspection-level INFO|DEBUG|TRACE] [--variables JSON] [--tasks tasks.py]
                   (TestState: run one state offline and print what AWS's TestState returns)
-    stepline worker --store postgresql://... [--tasks tasks.py]   (scale-out worker)
+    stepline worker --store postgresql://... [--tasks tasks.py] [--mocks MOCKS.json]
+                                                                    (scale-out worker)
     stepline lambda [--host 127.0.0.1] [--port 8084] [--workdir DIR]
                    (a local AWS Lambda service that runs Python handlers)
     stepline fork STORE EXECUTION --at N [--definition DEF.json] [--input JSON|@file]
@@ -161,6 +162,10 @@ def _parser() -> argparse.ArgumentParser:
                         help="how long a killed worker's executions stay claimed")
     worker.add_argument("--max-tasks", type=int, default=64,
                         help="task calls run at once by this worker")
+    worker.add_argument("--mocks", metavar="MOCKS.json",
+                        help="mocked service responses (default: $SFN_MOCK_CONFIG) for the "
+                             "executions started with a test case; the same file as the "
+                             "servers'")
 
     local_lambda = commands.add_parser(
         "lambda", help="serve the AWS Lambda API on 127.0.0.1, running Python handlers")
@@ -308,8 +313,10 @@ def _work(args: argparse.Namespace) -> int:
     if not str(args.store).startswith(("postgresql://", "postgres://")):
         raise AslError("ValidationException", "--store must be a postgresql:// URL")
     tasks = _load_tasks(args.tasks) if args.tasks else {}
+    mocks_path = args.mocks or mock_config_path()
     worker = Worker(args.store, tasks=tasks, schema=args.schema, worker_id=args.worker_id,
-                    lease_seconds=args.lease_seconds, max_tasks=args.max_tasks)
+                    lease_seconds=args.lease_seconds, max_tasks=args.max_tasks,
+                    mocks=_load_mocks(mocks_path) if mocks_path else None)
 
     async def run() -> None:
         with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
@@ -397,11 +404,13 @@ def _serve(args: argparse.Namespace) -> int:
     authentication = Authentication(keys, verify=bool(args.auth))
     checked = "verified" if args.auth else "NOT verified"
     where = f"http://{args.host}:{args.port} (signatures {checked})"
+    mocks_path = args.mocks or mock_config_path()
+    mocks = _load_mocks(mocks_path) if mocks_path else None
     if str(args.store).startswith(("postgresql://", "postgres://")):
-        # Mocks and the virtual clock belong to a single Runtime's memory.
-        if args.mocks or args.virtual_clock:
-            raise AslError("ValidationException", "--mocks and --virtual-clock are not "
-                                                  "supported with a PostgreSQL store")
+        # The virtual clock belongs to a single Runtime's memory.
+        if args.virtual_clock:
+            raise AslError("ValidationException", "--virtual-clock is not supported with a "
+                                                  "PostgreSQL store")
         if args.workers < 0:
             raise AslError("ValidationException", "--workers must be 0 or more")
         print(f"stepline: serving the Step Functions API on {where} from PostgreSQL with "
@@ -409,12 +418,11 @@ def _serve(args: argparse.Namespace) -> int:
               file=sys.stderr)
         run: Callable[[], Any] = partial(
             serve_cluster, args.store, args.host, args.port, workers=args.workers,
-            tasks=tasks, schema=args.schema, authentication=authentication)
+            tasks=tasks, schema=args.schema, authentication=authentication, mocks=mocks)
     else:
-        mocks_path = args.mocks or mock_config_path()
         accounts = Accounts.per_caller(clock="virtual" if args.virtual_clock else "system",
                                        store=args.store, tasks=tasks, default=not args.auth,
-                                       mocks=_load_mocks(mocks_path) if mocks_path else None)
+                                       mocks=mocks)
         print(f"stepline: serving the Step Functions API on {where}", file=sys.stderr)
         run = partial(serve, args.host, args.port, accounts=accounts,
                       authentication=authentication)

@@ -94,12 +94,10 @@ class MockedIntegrations:
         return self if self._bindings else None
 
     async def invoke(self, call: TaskCall) -> JSON:
-        binding = self._bindings.get(call.execution_arn)
-        mocked = binding.states.get(call.state_name) if binding is not None else None
-        if binding is None or mocked is None:
+        found = await self._mocked(call)
+        if found is None:
             return await self._delegate(call)
-        invocation = binding.counts.get(call.state_name, 0)
-        binding.counts[call.state_name] = invocation + 1
+        mocked, invocation = found
         response = mocked.at(invocation)
         if response is None:
             raise TaskError(RUNTIME_ERROR, (
@@ -109,6 +107,17 @@ class MockedIntegrations:
         if call.task_token is not None:
             self._deliver(call.state_name, call.task_token, result)
         return result
+
+    async def _mocked(self, call: TaskCall) -> tuple[MockedResponse, int] | None:
+        """The mocked response serving `call` and the call's invocation number (counted
+        here, one per call), or None when the call is not mocked."""
+        binding = self._bindings.get(call.execution_arn)
+        mocked = binding.states.get(call.state_name) if binding is not None else None
+        if binding is None or mocked is None:
+            return None
+        invocation = binding.counts.get(call.state_name, 0)
+        binding.counts[call.state_name] = invocation + 1
+        return mocked, invocation
 
     def _deliver(self, state_name: str, token: str, result: JSON) -> None:
         if self.callbacks is None:

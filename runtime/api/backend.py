@@ -261,9 +261,8 @@ class ClusterBackend:
 
     async def start_execution(self, machine_arn: str, *, input_json: str, name: str | None,
                               test_case: str | None) -> str:
-        if test_case is not None:
-            raise not_in_cluster("A mock test case (stateMachineArn#TestCase)")
-        return await self.client.start_execution(machine_arn, input_json=input_json, name=name)
+        return await self.client.start_execution(machine_arn, input_json=input_json, name=name,
+                                                 test_case=test_case)
 
     async def describe_execution(self, arn: str) -> Execution:
         return await self.client.describe_execution(arn)

@@ -32,6 +32,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from integrations.mocks import MockConfig
 from integrations.python import TaskHandler
 from runtime.api.accounts import Accounts, Authentication
 from runtime.api.app import _read, _signed, create_app
@@ -91,11 +92,15 @@ async def serve_cluster(dsn: str, host: str = "127.0.0.1", port: int = 8083, *,
                         schema: str = DEFAULT_SCHEMA, account: str = DEFAULT_ACCOUNT,
                         region: str = DEFAULT_REGION,
                         authentication: Authentication | None = None,
+                        mocks: MockConfig | None = None,
                         started: anyio.Event | None = None, log_level: str = "warning") -> None:
     """Serve the Step Functions API from the PostgreSQL database `dsn` until the server is
     asked to stop, running `workers` cluster workers (with `tasks`) beside it.
 
     Args:
+        mocks: a mock configuration: StartExecution accepts `stateMachineArn#TestCase` for
+            its test cases, and this process's workers answer from it (give the same one to
+            every `stepline worker` on the database).
         account, region: the one account and region served; with verified signatures, a
             caller of another account is refused (AccessDeniedException).
         started: set once the workers are connected and the socket accepts requests.
@@ -107,13 +112,14 @@ async def serve_cluster(dsn: str, host: str = "127.0.0.1", port: int = 8083, *,
         raise ValueError(f"workers must be >= 0, got {workers}")
     gate = authentication if authentication is not None else Authentication()
     async with await ClusterClient.open(dsn, schema=schema, region=region,
-                                        account=account) as client:
+                                        account=account, mocks=mocks) as client:
         api = StepFunctions(ClusterBackend(client))
         server = uvicorn.Server(uvicorn.Config(cluster_app(api, gate), host=host, port=port,
                                                log_level=log_level, lifespan="off"))
         async with anyio.create_task_group() as group:
             for _ in range(workers):
-                await group.start(Worker(dsn, tasks=tasks, schema=schema, region=region).run)
+                await group.start(Worker(dsn, tasks=tasks, schema=schema, region=region,
+                                         mocks=mocks).run)
             group.start_soon(_serve_then_stop, server, group.cancel_scope)
             while not server.started:
                 await anyio.sleep(0.01)

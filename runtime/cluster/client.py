@@ -23,6 +23,7 @@ import asyncpg
 import msgspec
 from msgspec.structs import replace
 
+from integrations.mocks import MockConfig, UnknownTestCase
 from runtime import events as ev
 from runtime import store
 from runtime.activities import Activities, Activity
@@ -86,9 +87,12 @@ class ClusterClient:
     """Create `await ClusterClient.open(dsn)`; close it (or use `async with`)."""
 
     def __init__(self, log: PostgresEventLog, pool: Any, schema: str, *, region: str,
-                 account: str, dsn: str) -> None:
+                 account: str, dsn: str, mocks: MockConfig | None = None) -> None:
         """Use `ClusterClient.open()`."""
         self.log = log
+        #: The mock configuration whose test cases executions may be started under (the
+        #: workers answer their task calls from the same configuration).
+        self.mocks = mocks
         self._pool = pool
         self._dsn = dsn
         self._schema = schema
@@ -115,8 +119,10 @@ class ClusterClient:
 
     @classmethod
     async def open(cls, dsn: str, *, schema: str = DEFAULT_SCHEMA, region: str = "us-east-1",
-                   account: str = "123456789012", pool_size: int = 4) -> ClusterClient:
-        """Connect, creating or migrating the log's and the cluster's tables.
+                   account: str = "123456789012", pool_size: int = 4,
+                   mocks: MockConfig | None = None) -> ClusterClient:
+        """Connect, creating or migrating the log's and the cluster's tables. With `mocks`,
+        `start_execution` accepts that configuration's test cases.
 
         Raises:
             OSError, asyncpg.PostgresError: the database cannot be reached or refuses.
@@ -133,7 +139,8 @@ class ClusterClient:
         except BaseException:
             await log.close()
             raise
-        client = cls(log, pool, schema, region=region, account=account, dsn=dsn)
+        client = cls(log, pool, schema, region=region, account=account, dsn=dsn,
+                     mocks=mocks)
         try:
             await client._listen()
             await client.refresh()
@@ -406,10 +413,15 @@ class ClusterClient:
     # -- executions -------------------------------------------------------------------------
 
     async def start_execution(self, state_machine_arn: str, input: JSON = None, *,
-                              name: str | None = None, input_json: str | None = None) -> str:
+                              name: str | None = None, input_json: str | None = None,
+                              test_case: str | None = None) -> str:
         """StartExecution: record the execution and queue its start; return its ARN.
-        `input` is a Python value, `input_json` the raw JSON text (checked as AWS does)."""
+        `input` is a Python value, `input_json` the raw JSON text (checked as AWS does).
+        `test_case` names a test case of `mocks` for the state machine, as Step Functions
+        Local's `stateMachineArn#TestCase`: its task calls get the mocked responses."""
         machine = await self.state_machine(state_machine_arn)
+        if test_case is not None:
+            self._check_test_case(machine.name, test_case)
         value = _decode_input(input_json) if input_json is not None else (
             {} if input is None else input)
         text = json_text(value)
@@ -423,7 +435,8 @@ class ClusterClient:
         definition_id = await self._record_definition(machine.definition)
         at = self.clock.now()
         message = StartExecution(at=at, input=value, role_arn=machine.role_arn,
-                                 seed=self._entropy.getrandbits(32), definition_id=definition_id)
+                                 seed=self._entropy.getrandbits(32), definition_id=definition_id,
+                                 test_case=test_case)
         async with self._pool.acquire() as connection:
             created: int = await connection.fetchval(
                 self._sql.start_execution, arn, machine.arn, name, definition_id, at, text,
@@ -435,6 +448,16 @@ class ClusterClient:
             if existing.status != "RUNNING" or existing.input != value:
                 raise AslError("ExecutionAlreadyExists", f"Execution Already Exists: '{arn}'")
         return arn
+
+    def _check_test_case(self, machine_name: str, test_case: str) -> None:
+        """Refuse a test case as the single-process `Runtime` refuses it."""
+        if self.mocks is None:
+            raise AslError("InvalidArn", f"Invalid Arn: test case '{test_case}' given, but no "
+                                         "mock configuration is loaded")
+        try:
+            self.mocks.test_case(machine_name, test_case)
+        except UnknownTestCase as error:
+            raise AslError("ValidationException", str(error)) from None
 
     async def describe_execution(self, execution_arn: str) -> Execution:
         async with self._pool.acquire() as connection:

@@ -24,6 +24,11 @@ Protocol (tables in `runtime.cluster.schema`, statements in `runtime.cluster.sql
    idempotency key (at-least-once calls, exactly-once outcomes).
 4. Leases live `lease_seconds` and are renewed every third of that while the work runs.
    NOTIFY wakes idle loops; they also poll, backing off while idle.
+5. Mocked responses (`mocks=`): an execution started with a test case has its task calls
+   answered from it by whichever worker runs them, which reads the test case and each call's
+   invocation number from the execution's events (`integrations.mocks.stored`). A mocked
+   callback task's result is queued as its callback before the call's outcome is delivered,
+   in the order the single-process runtime gives them.
 """
 
 from __future__ import annotations
@@ -40,9 +45,11 @@ import msgspec
 import structlog
 from anyio.abc import TaskGroup, TaskStatus
 
-from integrations._base import IntegrationSource
+from integrations._base import JSON, IntegrationSource
 from integrations.aws import AwsIntegrations
 from integrations.http import HttpIntegrations
+from integrations.mocks import MockConfig
+from integrations.mocks.stored import StoredExecutionMocks
 from integrations.python import PythonFunctions, TaskHandler
 from integrations.resolve import CallResolver
 from runtime import events as ev
@@ -61,14 +68,16 @@ from runtime.cluster.schema import WORKER_SETTING, migrate_cluster
 from runtime.cluster.sql import ClusterStatements
 from runtime.cluster.wakeup import Backoff, Wakeups
 from runtime.effects import Effect
+from runtime.log._base import StoredEvent
 from runtime.log.pg_schema import DEFAULT_SCHEMA
 from runtime.log.postgres import PostgresEventLog, PostgresSnapshotStore
-from runtime.messages import Message
+from runtime.messages import Message, TaskCallback
 from runtime.model.machine import decode_machine
 from runtime.model.validate import parse_definition
 from runtime.program import Program, compile_program
 from runtime.reducers import decide
 from runtime.state import ExecutionState, new_state, project
+from runtime.tokens import read_token
 
 log = structlog.get_logger("stepline.cluster")
 
@@ -130,6 +139,9 @@ class Worker:
         snapshot_every: save an execution's state every this many events.
         pool_size: connections for claims and commits (the event log reads use two more, the
             snapshots one, and LISTEN one).
+        mocks: a mock configuration (Step Functions Local's format): executions started with
+            a test case get its mocked responses. Give every worker on the database the same
+            one: a worker without it calls the real integrations.
     """
 
     def __init__(self, dsn: str, *, tasks: Mapping[str, TaskHandler] | None = None,
@@ -138,7 +150,7 @@ class Worker:
                  claim_batch: int = 32, max_tasks: int = 64,
                  poll_seconds: tuple[float, float] = (0.05, 1.0), snapshot_every: int = 1000,
                  pool_size: int = 6, region: str = "us-east-1",
-                 aws_endpoint_url: str | None = None) -> None:
+                 aws_endpoint_url: str | None = None, mocks: MockConfig | None = None) -> None:
         if lease_seconds <= 0 or claim_batch < 1 or max_tasks < 1 or pool_size < 2:
             raise ValueError("lease_seconds > 0, claim_batch >= 1, max_tasks >= 1 and "
                              "pool_size >= 2 are required")
@@ -157,7 +169,12 @@ class Worker:
             self.functions.register(name, handler)
         self._aws = AwsIntegrations(endpoint_url=aws_endpoint_url, region=region)
         self._http = HttpIntegrations()
-        self.resolver = CallResolver((self.functions, *sources, self._aws, self._http))
+        served = (self.functions, *sources, self._aws, self._http)
+        #: Results of mocked callback tasks, by task token, until sent as their callbacks.
+        self._mocked_callbacks = _HeldCallbacks()
+        self.mocks = None if mocks is None else StoredExecutionMocks(
+            mocks, read=self._read_events, fallback=served, callbacks=self._mocked_callbacks)
+        self.resolver = CallResolver(served if self.mocks is None else (self.mocks, *served))
         self._sql = ClusterStatements(schema)
         self._wakeups = Wakeups(schema)
         self._poll = poll_seconds
@@ -482,9 +499,32 @@ class Worker:
                 self._group.start_soon(self._run_task, row["id"], row["arn"], row["effect"])
 
     async def _run_task(self, outbox_id: int, arn: str, effect: bytes) -> None:
-        message = await run_task(self.resolver, self.clock, arn, decode_task(effect))
+        task = decode_task(effect)
+        message = await run_task(self.resolver, self.clock, arn, task)
+        output = self._mocked_callbacks.results.pop(task.token or "", _NOT_HELD)
+        if output is not _NOT_HELD and not await self._send_callback(task.token or "", output):
+            # Left to its lease: another worker makes the call again and, counting from the
+            # same events, gets the same mocked response.
+            self._running.discard(outbox_id)
+            self._task_finished.set()
+            return
         self._completed.append((outbox_id, encode_message(message)))
         self._completion_queued.set()
+
+    async def _send_callback(self, token: str, output: JSON) -> bool:
+        arn, key = read_token(token)
+        callback = TaskCallback(at=self.clock.now(), key=key, output=output)
+        try:
+            async with self._pool.acquire() as connection:
+                await connection.execute(self._sql.tell_running, arn, encode_message(callback))
+        except _TRANSIENT as error:
+            log.warning("cluster.callback_failed", worker=self.worker_id, error=repr(error))
+            return False
+        return True
+
+    async def _read_events(self, arn: str, after: int) -> list[StoredEvent]:
+        assert self._log is not None
+        return await self._log.read(arn, gt=after)
 
     async def _completion_loop(self) -> None:
         """Deliver finished calls' outcomes, all that finished meanwhile in one statement,
@@ -535,6 +575,20 @@ class Worker:
                                                  self.lease_seconds, list(self._running))
             except _TRANSIENT as error:
                 log.warning("cluster.renew_failed", worker=self.worker_id, error=repr(error))
+
+
+_NOT_HELD: Final = object()
+
+
+class _HeldCallbacks:
+    """The `callbacks` sink of the worker's mocks: keeps a mocked callback task's result for
+    `_run_task` to send once the call returns (the sink itself cannot await)."""
+
+    def __init__(self) -> None:
+        self.results: dict[str, object] = {}
+
+    def send_task_success(self, token: str, output: JSON) -> None:
+        self.results[token] = output
 
 
 async def _keep_session(connection: object) -> None:

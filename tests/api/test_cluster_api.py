@@ -231,14 +231,17 @@ def test_send_task_success_answers_a_callback_task(cluster: Cluster) -> None:
     assert _code(raised) == "TaskTimedOut"
 
 
-def test_what_the_cluster_cannot_serve_is_refused_by_name(cluster: Cluster) -> None:
+def test_a_test_case_without_a_mock_configuration_is_refused_as_the_runtime_refuses_it(
+        cluster: Cluster) -> None:
+    """This server was started without --mocks (tests/cluster/test_cluster_mocks.py has
+    one with them)."""
     sfn = cluster.sfn
     machine = _machine(sfn, "plain", json.loads(pass_machine({"a": 1})))
     execution = sfn.start_execution(stateMachineArn=machine)["executionArn"]
     with pytest.raises(ClientError) as raised:
         sfn.start_execution(stateMachineArn=machine + "#HappyPath")
-    assert _code(raised) == "ValidationException"
-    assert "not supported with a PostgreSQL store" in raised.value.response["Error"]["Message"]
+    assert _code(raised) == "InvalidArn"
+    assert "no mock configuration is loaded" in raised.value.response["Error"]["Message"]
     assert _done(sfn, execution)["status"] == "SUCCEEDED"
     assert sfn.list_map_runs(executionArn=execution)["mapRuns"] == []
 
