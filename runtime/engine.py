@@ -181,8 +181,14 @@ class Runtime:
                                    endpoints=dict(aws_endpoints or {}), region=region)
         self.http = HttpIntegrations()
         files = (LocalFiles(files_root),) if files_root is not None else ()
+        # Imported here: the adapter module imports this one.
+        from runtime.api.backend import RuntimeBackend
+
+        nested = NestedExecutions(RuntimeBackend(self),
+                                  lambda resource, parameters: self.resolver.resolve(
+                                      resource, parameters))
         served: tuple[IntegrationSource, ...] = (
-            self.functions, NestedExecutions(self), *sources, *files, self.aws, self.http)
+            self.functions, nested, *sources, *files, self.aws, self.http)
         self.mocks: MockedIntegrations | None = None
         if mocks is not None:
             config = load_mock_config(mocks) if isinstance(mocks, (str, os.PathLike)) \

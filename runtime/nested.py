@@ -1,14 +1,17 @@
 """Step Functions calling itself: `arn:aws:states:::states:startExecution` (and `.sync`,
-`.sync:2`) starts a child execution on the same runtime, and the `aws-sdk:sfn:*` actions an
-execution uses to talk to its own service (task tokens, activities, executions) are served
-in-process rather than over the network, answered as AWS's integrations answer."""
+`.sync:2`) starts a child execution on the engine the parent runs on (the single-process
+runtime or the cluster), and the `aws-sdk:sfn:*` actions an execution uses to talk to its own
+service (task tokens, activities, executions) are served there rather than over the network,
+answered as AWS's integrations answer. A `.sync` child answers its parent's task itself when it
+ends (see `runtime.sync_results`)."""
 
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from integrations._base import Integration, TaskCall, TaskError
 from runtime.dataflow.items import READ_ATHENA_MANIFEST, READ_INVENTORY
@@ -19,8 +22,9 @@ from runtime.messages import ParentLink
 from runtime.sync_results import START_EXECUTION
 from runtime.tokens import read_token
 
-if TYPE_CHECKING:
-    from runtime.engine import Execution, Runtime
+if TYPE_CHECKING:  # both import this module
+    from runtime.api.backend import Backend
+    from runtime.engine import Execution
 
 JSON = Any
 SDK_SFN = "arn:aws:states:::aws-sdk:sfn:"
@@ -41,24 +45,30 @@ def sdk_metadata(request_id: str, length: int) -> dict[str, JSON]:
     }
 
 
-class NestedExecutions:
-    """An `IntegrationSource` for the Step Functions integration, bound to one runtime."""
+Resolve = Callable[[str, JSON], Integration | None]
 
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
+
+class NestedExecutions:
+    """An `IntegrationSource` for the Step Functions integration, served by the engine the
+    execution runs on (`backend`: the single-process runtime, or the cluster); `resolve`
+    finds the other integrations (S3 for Map Run items and results)."""
+
+    def __init__(self, backend: Backend, resolve: Resolve) -> None:
+        self.backend = backend
+        self.resolve = resolve
 
     def resolve_call(self, resource: str, parameters: JSON) -> Integration | None:
-        if resource.startswith(START_EXECUTION):
-            return self
-        if resource == WRITE_MAP_RESULTS:
-            return MapResultWriter(self.runtime)
-        if resource in (READ_INVENTORY, READ_ATHENA_MANIFEST):
-            return ManifestReader(self.runtime.resolver.resolve)
-        if resource.startswith(SDK_SFN):
-            action = resource[len(SDK_SFN):].split(".", 1)[0]
-            if action in SDK_ACTIONS:
-                return SdkStepFunctions(self.runtime, action)
-        return None
+        match served_as(resource):
+            case "start":
+                return self
+            case "results":
+                return MapResultWriter(self.resolve)
+            case "items":
+                return ManifestReader(self.resolve)
+            case "sdk":
+                return SdkStepFunctions(self.backend, _sdk_action(resource))
+            case None:
+                return None
 
     async def invoke(self, call: TaskCall) -> JSON:
         params = call.parameters if isinstance(call.parameters, dict) else {}
@@ -67,21 +77,34 @@ class NestedExecutions:
         try:
             if not isinstance(machine_arn, str):
                 raise AslError("ValidationException", "StateMachineArn is required")
-            parent = _parent_link(call)
-            if isinstance(raw_input, str):
-                arn = await self.runtime.start_execution(machine_arn, input_json=raw_input,
-                                                         name=params.get("Name"), parent=parent)
-            else:
-                arn = await self.runtime.start_execution(
-                    machine_arn, {} if raw_input is None else raw_input, name=params.get("Name"),
-                    parent=parent)
+            arn = await self.backend.start_execution(
+                machine_arn, input_json=_input_text(raw_input), name=params.get("Name"),
+                test_case=None, parent=_parent_link(call))
+            started = (await self.backend.describe_execution(arn)).start_date \
+                or self.backend.now()
         except AslError as error:
             raise service_error(error) from None
-        started = self.runtime.describe_execution(arn).start_date or self.runtime.clock.now()
         body = {"executionArn": arn, "startDate": started}
         request_id = str(uuid.uuid4())
         return {"ExecutionArn": arn, "StartDate": int(started * 1000),
                 **sdk_metadata(request_id, len(json.dumps(body)))}
+
+
+def served_as(resource: str) -> Literal["start", "results", "items", "sdk"] | None:
+    """Which of this module's integrations serves `resource` (None: none of them)."""
+    if resource.startswith(START_EXECUTION):
+        return "start"
+    if resource == WRITE_MAP_RESULTS:
+        return "results"
+    if resource in (READ_INVENTORY, READ_ATHENA_MANIFEST):
+        return "items"
+    if resource.startswith(SDK_SFN) and _sdk_action(resource) in SDK_ACTIONS:
+        return "sdk"
+    return None
+
+
+def _sdk_action(resource: str) -> str:
+    return resource[len(SDK_SFN):].split(".", 1)[0]
 
 
 def _parent_link(call: TaskCall) -> ParentLink | None:
@@ -103,8 +126,8 @@ SDK_ACTIONS = frozenset({"startExecution", "describeExecution", "stopExecution",
 class SdkStepFunctions:
     """One `aws-sdk:sfn:<action>`, with the SDK's PascalCase shapes and error naming."""
 
-    def __init__(self, runtime: Runtime, action: str) -> None:
-        self.runtime = runtime
+    def __init__(self, backend: Backend, action: str) -> None:
+        self.backend = backend
         self.action = action
 
     async def invoke(self, call: TaskCall) -> JSON:
@@ -118,47 +141,52 @@ class SdkStepFunctions:
                 " (SDK Attempt Count: 1)") from None
 
     async def _call(self, params: dict[str, JSON]) -> JSON:
-        rt = self.runtime
+        backend = self.backend
         match self.action:
             case "startExecution":
-                raw = params.get("Input")
-                arn = await rt.start_execution(
-                    _text(params, "StateMachineArn"),
-                    input_json=raw if isinstance(raw, str) else json.dumps(
-                        {} if raw is None else raw),
-                    name=params.get("Name"))
-                started = rt.describe_execution(arn).start_date or rt.clock.now()
+                arn = await backend.start_execution(
+                    _text(params, "StateMachineArn"), input_json=_input_text(params.get("Input")),
+                    name=params.get("Name"), test_case=None)
+                started = (await backend.describe_execution(arn)).start_date or backend.now()
                 return {"ExecutionArn": arn, "StartDate": _iso(started)}
             case "describeExecution":
-                return _described(rt.describe_execution(_text(params, "ExecutionArn")))
+                return _described(await backend.describe_execution(_text(params, "ExecutionArn")))
             case "stopExecution":
-                stopped = await rt.stop_execution(_text(params, "ExecutionArn"),
-                                                  error=params.get("Error"),
-                                                  cause=params.get("Cause"))
-                return {"StopDate": _iso(stopped.stop_date or rt.clock.now())}
+                stopped = await backend.stop_execution(_text(params, "ExecutionArn"),
+                                                       error=params.get("Error"),
+                                                       cause=params.get("Cause"))
+                return {"StopDate": _iso(stopped.stop_date or backend.now())}
             case "sendTaskSuccess":
                 output = params.get("Output")
-                rt.check_task_token(_text(params, "TaskToken"))  # AWS checks the token first
+                token = _text(params, "TaskToken")
+                await backend.check_task_token(token)  # AWS checks the token first
                 try:
                     value = json.loads(output) if isinstance(output, str) else output
                 except ValueError:
                     raise AslError("InvalidOutput", f"Invalid Output: '{output}'") from None
-                rt.send_task_success(_text(params, "TaskToken"), value)
+                await backend.send_task_success(token, value)
                 return {}
             case "sendTaskFailure":
-                rt.send_task_failure(_text(params, "TaskToken"), error=params.get("Error"),
-                                     cause=params.get("Cause"))
+                await backend.send_task_failure(_text(params, "TaskToken"),
+                                                error=params.get("Error"),
+                                                cause=params.get("Cause"))
                 return {}
             case "sendTaskHeartbeat":
-                rt.send_task_heartbeat(_text(params, "TaskToken"))
+                await backend.send_task_heartbeat(_text(params, "TaskToken"))
                 return {}
             case _:  # getActivityTask: AWS long-polls for 60 seconds
-                task = await rt.get_activity_task(_text(params, "ActivityArn"),
-                                                  worker_name=params.get("WorkerName"))
+                task = await backend.get_activity_task(_text(params, "ActivityArn"),
+                                                       worker_name=params.get("WorkerName"),
+                                                       timeout=60.0)
                 if task is None:
                     return {}
                 token, value = task
                 return {"Input": json.dumps(value, separators=(",", ":")), "TaskToken": token}
+
+
+def _input_text(raw: JSON) -> str:
+    """An execution's input as StartExecution takes it: JSON text (a value is encoded)."""
+    return raw if isinstance(raw, str) else json.dumps({} if raw is None else raw)
 
 
 def _text(params: dict[str, JSON], key: str) -> str:
@@ -197,8 +225,8 @@ class MapResultWriter:
     (`<Prefix>/<map run id>/SUCCEEDED_0.json`, `FAILED_0.json`, `manifest.json`), through the
     runtime's own S3 integration."""
 
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
+    def __init__(self, resolve: Resolve) -> None:
+        self.resolve = resolve
 
     async def invoke(self, call: TaskCall) -> JSON:
         params = call.parameters
@@ -241,7 +269,7 @@ class MapResultWriter:
     async def _put(self, call: TaskCall, bucket: JSON, key: str, body: str) -> None:
         resource = "arn:aws:states:::aws-sdk:s3:putObject"
         parameters = {"Bucket": bucket, "Key": key, "Body": body}
-        integration = self.runtime.resolver.resolve(resource, parameters)
+        integration = self.resolve(resource, parameters)
         if integration is None:
             raise TaskError("States.ResultWriterFailed", "No S3 integration is available")
         try:

@@ -17,9 +17,10 @@ from integrations._base import TaskCall, TaskError
 from runtime.activities import Activity
 from runtime.api import arns
 from runtime.catalog import Catalog, StateMachine
-from runtime.cluster import ClusterClient
+from runtime.cluster.client import ClusterClient
 from runtime.engine import Execution, Runtime
 from runtime.errors import AslError
+from runtime.messages import ParentLink
 from runtime.state import MapRun
 
 JSON = Any
@@ -56,9 +57,9 @@ class Backend(Protocol):
         """Every state machine, in creation order."""
 
     async def start_execution(self, machine_arn: str, *, input_json: str, name: str | None,
-                              test_case: str | None) -> str:
+                              test_case: str | None, parent: ParentLink | None = None) -> str:
         """StartExecution of a state machine or version; the execution's ARN. `test_case`
-        names a test case of the mock configuration."""
+        names a test case of the mock configuration; `parent`: a `.sync` task's child."""
 
     async def describe_execution(self, arn: str) -> Execution:
         """ExecutionDoesNotExist when unknown."""
@@ -145,9 +146,10 @@ class RuntimeBackend:
         return self.runtime.catalog.list()
 
     async def start_execution(self, machine_arn: str, *, input_json: str, name: str | None,
-                              test_case: str | None) -> str:
+                              test_case: str | None, parent: ParentLink | None = None) -> str:
         target = f"{machine_arn}#{test_case}" if test_case else machine_arn
-        return await self.runtime.start_execution(target, input_json=input_json, name=name)
+        return await self.runtime.start_execution(target, input_json=input_json, name=name,
+                                                  parent=parent)
 
     async def describe_execution(self, arn: str) -> Execution:
         return self.runtime.describe_execution(arn)
@@ -260,9 +262,9 @@ class ClusterBackend:
         return await self.client.list_state_machines()
 
     async def start_execution(self, machine_arn: str, *, input_json: str, name: str | None,
-                              test_case: str | None) -> str:
+                              test_case: str | None, parent: ParentLink | None = None) -> str:
         return await self.client.start_execution(machine_arn, input_json=input_json, name=name,
-                                                 test_case=test_case)
+                                                 test_case=test_case, parent=parent)
 
     async def describe_execution(self, arn: str) -> Execution:
         return await self.client.describe_execution(arn)

@@ -52,6 +52,7 @@ from runtime.map_runs import check_map_run_update, map_runs_of
 from runtime.messages import (
     ActivityStarted,
     Message,
+    ParentLink,
     RedriveExecution,
     StartExecution,
     StopExecution,
@@ -414,11 +415,13 @@ class ClusterClient:
 
     async def start_execution(self, state_machine_arn: str, input: JSON = None, *,
                               name: str | None = None, input_json: str | None = None,
-                              test_case: str | None = None) -> str:
+                              test_case: str | None = None,
+                              parent: ParentLink | None = None) -> str:
         """StartExecution: record the execution and queue its start; return its ARN.
         `input` is a Python value, `input_json` the raw JSON text (checked as AWS does).
         `test_case` names a test case of `mocks` for the state machine, as Step Functions
-        Local's `stateMachineArn#TestCase`: its task calls get the mocked responses."""
+        Local's `stateMachineArn#TestCase`: its task calls get the mocked responses.
+        `parent`: a `.sync` task's child, which answers that task when it ends."""
         machine = await self.state_machine(state_machine_arn)
         if test_case is not None:
             self._check_test_case(machine.name, test_case)
@@ -436,7 +439,10 @@ class ClusterClient:
         at = self.clock.now()
         message = StartExecution(at=at, input=value, role_arn=machine.role_arn,
                                  seed=self._entropy.getrandbits(32), definition_id=definition_id,
-                                 test_case=test_case)
+                                 test_case=test_case,
+                                 parent_arn=parent.execution_arn if parent else "",
+                                 parent_key=parent.key if parent else "",
+                                 sync_version=parent.sync_version if parent else 0)
         async with self._pool.acquire() as connection:
             created: int = await connection.fetchval(
                 self._sql.start_execution, arn, machine.arn, name, definition_id, at, text,

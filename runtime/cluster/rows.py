@@ -14,7 +14,14 @@ from typing import Any, Final
 import msgspec
 
 from runtime import events as ev
-from runtime.effects import Deliver, Effect, InvokeTask, StartChildExecution, StartTimer
+from runtime.effects import (
+    Deliver,
+    Effect,
+    InvokeTask,
+    StartChildExecution,
+    StartTimer,
+    WatchExecution,
+)
 from runtime.messages import Message, RedriveExecution, StartExecution, TimerFired
 from runtime.state import ExecutionState
 
@@ -98,7 +105,8 @@ def plan_commit(expected: int, events: Sequence[ev.HistoryEvent], effects: Seque
     for effect in effects:
         if isinstance(effect, Deliver):
             relays.append(effect)
-        elif finished:
+        elif finished or isinstance(effect, WatchExecution):
+            # (A `.sync` child started on the cluster answers its parent itself.)
             continue
         elif isinstance(effect, StartTimer):
             timers[effect.key] = effect.due

@@ -56,6 +56,7 @@ from runtime import events as ev
 from runtime import store
 from runtime.actor.clock import SystemClock
 from runtime.actor.invoke import run_task
+from runtime.cluster.nested import ClusterStepFunctions
 from runtime.cluster.rows import (
     TASK_KIND,
     Commit,
@@ -169,7 +170,11 @@ class Worker:
             self.functions.register(name, handler)
         self._aws = AwsIntegrations(endpoint_url=aws_endpoint_url, region=region)
         self._http = HttpIntegrations()
-        served = (self.functions, *sources, self._aws, self._http)
+        self._step_functions = ClusterStepFunctions(
+            dsn, schema, region, lambda resource, parameters: self.resolver.resolve(
+                resource, parameters))
+        served: tuple[IntegrationSource, ...] = (
+            self.functions, self._step_functions, *sources, self._aws, self._http)
         #: Results of mocked callback tasks, by task token, until sent as their callbacks.
         self._mocked_callbacks = _HeldCallbacks()
         self.mocks = None if mocks is None else StoredExecutionMocks(
@@ -250,6 +255,7 @@ class Worker:
             await self._log.close()
         await self._aws.close()
         await self._http.close()
+        await self._step_functions.close()
 
     async def _loop(self, table: str, attempt: Callable[[], Awaitable[float | None]]
                     ) -> None:

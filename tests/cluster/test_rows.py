@@ -18,6 +18,7 @@ from runtime.effects import (
     Deliver,
     Effect,
     InvokeTask,
+    OfferActivityTask,
     StartChildExecution,
     StartTimer,
     WatchExecution,
@@ -55,11 +56,17 @@ def test_timers_become_rows_and_a_later_start_of_a_key_replaces_the_earlier() ->
 def test_other_effects_go_to_the_outbox_by_kind_and_key() -> None:
     task = InvokeTask(key="@3", resource="arn:aws:lambda:us-east-1:1:function:f",
                       parameters={"x": 1})
-    watch = WatchExecution(key="@3", execution_arn="arn:child", token="t")
-    commit = plan_commit(0, [], [task, watch], _state(), "definition-1")
-    assert commit.outbox_kinds == [TASK_KIND, "WatchExecution"]
-    assert commit.outbox_keys == ["@3", "@3"]
+    offer = OfferActivityTask(key="@5", activity_arn="arn:activity", input={}, token="t")
+    commit = plan_commit(0, [], [task, offer], _state(), "definition-1")
+    assert commit.outbox_kinds == [TASK_KIND, "OfferActivityTask"]
+    assert commit.outbox_keys == ["@3", "@5"]
     assert decode_task(commit.outbox_effects[0]) == task
+
+
+def test_a_sync_child_is_not_watched_it_answers_its_parent_itself() -> None:
+    watch = WatchExecution(key="@3", execution_arn="arn:child", token="t")
+    commit = plan_commit(0, [], [watch], _state(), "definition-1")
+    assert (commit.outbox_kinds, commit.relay_arns) == ([], [])
 
 
 def test_a_finished_execution_schedules_nothing_and_records_its_outcome() -> None:
