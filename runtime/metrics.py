@@ -13,6 +13,9 @@ Rules:
 No client library: the format is a few lines of text, and prometheus_client's registry is
 process-global state, where a Runtime's metrics belong to that Runtime (several Runtimes, one
 per account and region, share one endpoint through `render_metrics`).
+
+A cluster server (PostgreSQL store) has no Runtime: `render_cluster_metrics` says what it
+reports instead, and why.
 """
 
 from __future__ import annotations
@@ -20,9 +23,9 @@ from __future__ import annotations
 import math
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence, Sized
+from collections.abc import Awaitable, Callable, Iterable, Sequence, Sized
 from itertools import accumulate
-from typing import Final
+from typing import Final, Protocol
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -190,14 +193,19 @@ FAMILIES: Final = (
 def render_metrics(metrics: Iterable[Metrics]) -> str:
     """The text exposition of one or more Runtimes' metrics; samples with the same name and
     labels (timers of every Runtime, say) are added up."""
-    merged: dict[str, dict[tuple[str, Labels], float]] = {name: {} for name, _, _ in FAMILIES}
-    for source in metrics:
-        for name, samples in source.samples().items():
+    return _exposition(FAMILIES, (source.samples() for source in metrics))
+
+
+def _exposition(families: Sequence[tuple[str, str, str]],
+                sources: Iterable[dict[str, list[tuple[str, Labels, float]]]]) -> str:
+    merged: dict[str, dict[tuple[str, Labels], float]] = {name: {} for name, _, _ in families}
+    for samples_by_name in sources:
+        for name, samples in samples_by_name.items():
             family = merged[name]
             for suffix, labels, value in samples:
                 family[(suffix, labels)] = family.get((suffix, labels), 0) + value
     lines: list[str] = []
-    for name, kind, help_text in FAMILIES:
+    for name, kind, help_text in families:
         lines.append(f"# HELP {name} {help_text}")
         lines.append(f"# TYPE {name} {kind}")
         for (suffix, labels), value in merged[name].items():
@@ -212,6 +220,79 @@ def metrics_route(get_metrics: Callable[[], Iterable[Metrics]], *, path: str = "
 
     async def scrape(request: Request) -> Response:
         return Response(render_metrics(get_metrics()), media_type=CONTENT_TYPE)
+
+    return Route(path, scrape, methods=["GET"])
+
+
+# -- a cluster server -------------------------------------------------------------------------
+
+
+class WorkerCounts(Protocol):
+    """What a cluster worker counted since it started (runtime.cluster.worker.WorkerStats)."""
+
+    steps: int
+    events: int
+    tasks: int
+    timers_fired: int
+    lost_leases: int
+
+
+#: (name, type, help) of a cluster server's metric families, in exposition order.
+CLUSTER_FAMILIES: Final = (
+    ("stepline_open_executions", "gauge",
+     "Executions running in the whole cluster, read from the database at scrape time "
+     "(every server reports the same value: aggregate with max, not sum)."),
+    ("stepline_workers", "gauge", "Cluster workers running in this process."),
+    ("stepline_worker_steps_total", "counter",
+     "Execution steps committed by this process's workers."),
+    ("stepline_worker_events_total", "counter",
+     "History events appended by this process's workers."),
+    ("stepline_worker_tasks_total", "counter", "Task calls run by this process's workers."),
+    ("stepline_worker_timers_fired_total", "counter",
+     "Timers fired by this process's workers."),
+    ("stepline_worker_lost_leases_total", "counter",
+     "Commits this process's workers gave up because another worker took the lease over."),
+)
+
+
+def render_cluster_metrics(open_executions: Iterable[str],
+                           workers: Sequence[WorkerCounts]) -> str:
+    """The text exposition of a cluster server (`stepline serve --store postgresql://...`).
+
+    On a cluster no server owns an execution: whichever worker claims it steps it, in this
+    process or in any other. So a server reports two kinds of numbers, and says which:
+    - what is true of the whole cluster, read from the database when scraped (the state
+      machine ARN of every running execution, `open_executions`): a gauge every server
+      reports alike;
+    - what this process's own workers did since it started (`workers`): counters, which add
+      up over every scraped process to the cluster's total (`stepline worker` processes
+      serve no endpoint, so their share is not in any scrape).
+    Executions started or ended per state machine are not counted: a server sees the
+    executions started through its API but not their ends, which any worker may record.
+    """
+    samples: dict[str, list[tuple[str, Labels, float]]] = {
+        name: [] for name, _, _ in CLUSTER_FAMILIES}
+    for machine, count in Counter(open_executions).items():
+        samples["stepline_open_executions"].append(("", (("state_machine", machine),), count))
+    samples["stepline_workers"].append(("", (), len(workers)))
+    for name, field in (("stepline_worker_steps_total", "steps"),
+                        ("stepline_worker_events_total", "events"),
+                        ("stepline_worker_tasks_total", "tasks"),
+                        ("stepline_worker_timers_fired_total", "timers_fired"),
+                        ("stepline_worker_lost_leases_total", "lost_leases")):
+        samples[name].append(("", (), sum(getattr(worker, field) for worker in workers)))
+    return _exposition(CLUSTER_FAMILIES, [samples])
+
+
+def cluster_metrics_route(running_machines: Callable[[], Awaitable[Iterable[str]]],
+                          workers: Sequence[WorkerCounts], *, path: str = "/metrics") -> Route:
+    """`GET /metrics` of a cluster server: `running_machines` reads the state machine ARN of
+    every running execution from the database at each scrape; `workers` are this process's
+    workers' counts (see `render_cluster_metrics`)."""
+
+    async def scrape(request: Request) -> Response:
+        text = render_cluster_metrics(await running_machines(), workers)
+        return Response(text, media_type=CONTENT_TYPE)
 
     return Route(path, scrape, methods=["GET"])
 

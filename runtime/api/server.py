@@ -16,13 +16,14 @@ refuses it unless told otherwise).
 `serve_cluster(dsn, ...)` serves the same API from a PostgreSQL store (`stepline serve --store
 postgresql://...`): requests read and write the database through a `ClusterClient`, and
 executions advance in whichever cluster workers run: `workers` of them in this process, any
-number more as `stepline worker` processes. It serves one account and region (the console and
-/metrics, which read a single Runtime's memory, are not served).
+number more as `stepline worker` processes. It serves one account and region, and (where
+signatures are not verified, as `serve` does) the console over the database and /metrics
+(see `runtime.metrics.render_cluster_metrics` for what a cluster server counts).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import anyio
 import structlog
@@ -30,7 +31,7 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from integrations.mocks import MockConfig
 from integrations.python import TaskHandler
@@ -50,9 +51,12 @@ from runtime.api.protocol import (
 )
 from runtime.api.service import StepFunctions
 from runtime.cluster import ClusterClient, Worker
+from runtime.console import console_routes
+from runtime.console.sources import ClusterSource
 from runtime.engine import Runtime
 from runtime.errors import AslError
 from runtime.log.pg_schema import DEFAULT_SCHEMA
+from runtime.metrics import cluster_metrics_route
 
 log = structlog.get_logger("stepline.api")
 
@@ -113,13 +117,16 @@ async def serve_cluster(dsn: str, host: str = "127.0.0.1", port: int = 8083, *,
     gate = authentication if authentication is not None else Authentication()
     async with await ClusterClient.open(dsn, schema=schema, region=region,
                                         account=account, mocks=mocks) as client:
-        api = StepFunctions(ClusterBackend(client))
-        server = uvicorn.Server(uvicorn.Config(cluster_app(api, gate), host=host, port=port,
+        backend = ClusterBackend(client)
+        running = [Worker(dsn, tasks=tasks, schema=schema, region=region, mocks=mocks)
+                   for _ in range(workers)]
+        app = cluster_app(StepFunctions(backend), gate, routes=[] if gate.verify else
+                          cluster_console_routes(backend, running))
+        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port,
                                                log_level=log_level, lifespan="off"))
         async with anyio.create_task_group() as group:
-            for _ in range(workers):
-                await group.start(Worker(dsn, tasks=tasks, schema=schema, region=region,
-                                         mocks=mocks).run)
+            for worker in running:
+                await group.start(worker.run)
             group.start_soon(_serve_then_stop, server, group.cancel_scope)
             while not server.started:
                 await anyio.sleep(0.01)
@@ -132,9 +139,22 @@ async def _serve_then_stop(server: uvicorn.Server, workers: anyio.CancelScope) -
     workers.cancel()
 
 
-def cluster_app(api: StepFunctions, authentication: Authentication) -> Starlette:
+def cluster_console_routes(backend: ClusterBackend, workers: Sequence[Worker]
+                           ) -> list[BaseRoute]:
+    """The console over the cluster's store, and /metrics: the running executions read from
+    the database, the counts of `workers` (this process's) beside them."""
+
+    async def running_machines() -> list[str]:
+        return [e.state_machine_arn for e in await backend.list_executions(None, "RUNNING")]
+
+    return [*console_routes(ClusterSource(backend)),
+            cluster_metrics_route(running_machines, [worker.stats for worker in workers])]
+
+
+def cluster_app(api: StepFunctions, authentication: Authentication, *,
+                routes: Sequence[BaseRoute] = ()) -> Starlette:
     """The API's one route, `POST /`, answered by `api` for every caller (see `create_app`
-    for the error mapping, which this follows)."""
+    for the error mapping, which this follows), beside `routes`."""
     account = api.backend.account
 
     async def dispatch(request: Request) -> Response:
@@ -160,4 +180,4 @@ def cluster_app(api: StepFunctions, authentication: Authentication) -> Starlette
                                                     "The server encountered an internal error"))
         return Response(payload, status_code=status, media_type=CONTENT_TYPE)
 
-    return Starlette(routes=[Route("/", dispatch, methods=["POST"])])
+    return Starlette(routes=[Route("/", dispatch, methods=["POST"]), *routes])

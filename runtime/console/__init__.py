@@ -5,8 +5,12 @@ Mount it beside the AWS JSON 1.0 API, on the same server, with `console_routes`:
 
     Starlette(routes=[Route("/", dispatch, methods=["POST"]), *console_routes(lambda: rt)])
 
-`get_runtime` is called at each request, so the app may be built before the Runtime is
-entered. Like the AWS API, the console authenticates nobody: serve it on loopback.
+for a single-process Runtime (`get_runtime` is called at each request, so the app may be built
+before the Runtime is entered), or over a cluster's PostgreSQL store::
+
+    console_routes(ClusterSource(ClusterBackend(client)))
+
+Like the AWS API, the console authenticates nobody: serve it on loopback.
 """
 
 from __future__ import annotations
@@ -22,15 +26,19 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from runtime.console.handlers import ConsoleApi, Handler, guarded
+from runtime.console.sources import ConsoleSource, RuntimeSource
 from runtime.engine import Runtime
 
 __all__ = ["console_app", "console_routes"]
 
+#: What the console serves: a Runtime, found at each request, or a source.
+Target = Callable[[], Runtime] | ConsoleSource
+
 STATIC: Final = Path(__file__).parent / "static"
 
 
-def console_app(get_runtime: Callable[[], Runtime]) -> Starlette:
-    api = ConsoleApi(get_runtime)
+def console_app(target: Target) -> Starlette:
+    api = ConsoleApi(_source_getter(target))
     page = (STATIC / "index.html").read_text(encoding="utf-8")
 
     async def index(request: Request) -> Response:
@@ -61,17 +69,34 @@ def console_app(get_runtime: Callable[[], Runtime]) -> Starlette:
             get("/state-at", api.state_at),
             post("/fork", api.fork),
             post("/redrive", api.redrive),
+            get("/map-runs", api.map_runs),
+            get("/map-run", api.map_run),
         ]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ])
 
 
-def console_routes(get_runtime: Callable[[], Runtime], path: str = "/console"
-                   ) -> list[BaseRoute]:
+def console_routes(target: Target, path: str = "/console") -> list[BaseRoute]:
     """The console mounted at `path`, and `path` itself redirecting to `path/` (a Mount does
     not answer its own path without the slash)."""
 
     async def to_index(request: Request) -> Response:
         return RedirectResponse(f"{request.scope.get('root_path', '')}{path}/")
 
-    return [Route(path, to_index, methods=["GET"]), Mount(path, console_app(get_runtime))]
+    return [Route(path, to_index, methods=["GET"]), Mount(path, console_app(target))]
+
+
+def _source_getter(target: Target) -> Callable[[], ConsoleSource]:
+    if not callable(target):
+        return lambda: target
+    get_runtime = target
+    sources: dict[Runtime, ConsoleSource] = {}
+
+    def source() -> ConsoleSource:
+        runtime = get_runtime()
+        found = sources.get(runtime)
+        if found is None:
+            found = sources[runtime] = RuntimeSource(runtime)
+        return found
+
+    return source

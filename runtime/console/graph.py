@@ -81,3 +81,31 @@ def _rule_label(rule: dict[str, JSON], number: int) -> str:
     """What AWS's console shows on a Choice edge: the rule's Comment, else its number."""
     comment = rule.get("Comment")
     return comment if isinstance(comment, str) and comment else f"Rule #{number}"
+
+
+def sub_machine(definition: JSON, key: str) -> JSON:
+    """The (sub)machine of `definition` at program key `key` (runtime.program.Program: ""
+    the whole machine, "Outer/2" the third branch of Parallel Outer, "Outer/Inner" the
+    processor of Map Inner inside Map Outer's processor); None when it has none there."""
+    machine = definition
+    parts = key.split("/") if key else []
+    position = 0
+    while position < len(parts):
+        states = machine.get("States") if isinstance(machine, dict) else None
+        state = states.get(parts[position]) if isinstance(states, dict) else None
+        if not isinstance(state, dict):
+            return None
+        position += 1
+        if state.get("Type") == "Map":
+            machine = state.get("ItemProcessor", state.get("Iterator"))
+        elif state.get("Type") == "Parallel" and position < len(parts) \
+                and parts[position].isdigit():
+            branches = state.get("Branches")
+            index = int(parts[position])
+            position += 1
+            if not isinstance(branches, list) or index >= len(branches):
+                return None
+            machine = branches[index]
+        else:
+            return None
+    return machine if isinstance(machine, dict) else None

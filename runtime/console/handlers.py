@@ -1,6 +1,8 @@
-"""The console's JSON API: each handler reads a request, makes one Runtime call and answers
-JSON. An `AslError` (or a bad event id or fork input) is answered with HTTP 400 and
-`{"error": code, "message": ...}`, as the page shows it.
+"""The console's JSON API: each handler reads a request, asks the store behind the console
+(`runtime.console.sources`: a Runtime or a cluster's PostgreSQL store) and answers JSON. An
+`AslError` (or a bad event id or fork input) is answered with HTTP 400 and
+`{"error": code, "message": ...}`, as the page shows it; so is what a cluster cannot do
+(forking), named by the ValidationException's message.
 """
 
 from __future__ import annotations
@@ -12,61 +14,74 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from runtime import events as ev
+from runtime.api.backend import Backend
 from runtime.catalog import Alias, Catalog, StateMachine
-from runtime.console.graph import definition_graph
+from runtime.console.graph import definition_graph, sub_machine
 from runtime.console.locations import placed
 from runtime.console.outcomes import state_outcomes
+from runtime.console.sources import ConsoleSource, started_details
 from runtime.dataflow.scope import MISSING
-from runtime.engine import Execution, Runtime
+from runtime.engine import DEFAULT_ROLE_ARN, Execution
 from runtime.errors import AslError
+from runtime.history import render_history
+from runtime.map_runs import child_state_machine_arn
+from runtime.state import MapRun, new_state
+from runtime.timetravel import state_at
 
 JSON = Any
 Handler = Callable[[Request], Awaitable[Response]]
 
 
 class ConsoleApi:
-    """Handlers over the Runtime that `get_runtime` returns at each request."""
+    """Handlers over the `ConsoleSource` that `get_source` returns at each request."""
 
-    def __init__(self, get_runtime: Callable[[], Runtime]) -> None:
-        self._get_runtime = get_runtime
+    def __init__(self, get_source: Callable[[], ConsoleSource]) -> None:
+        self._get_source = get_source
         #: Executions this console forked with another definition (for the note shown).
         self._forked_with_definition: set[str] = set()
 
     @property
-    def runtime(self) -> Runtime:
-        return self._get_runtime()
+    def source(self) -> ConsoleSource:
+        return self._get_source()
+
+    @property
+    def backend(self) -> Backend:
+        return self._get_source().backend
 
     # -- state machines -------------------------------------------------------------------
 
     async def list_state_machines(self, request: Request) -> Response:
-        machines = sorted(self.runtime.catalog.list(), key=lambda m: m.created, reverse=True)
+        machines = sorted(await self.backend.state_machines(), key=lambda m: m.created,
+                          reverse=True)
         return _ok({"stateMachines": [_machine(m, with_definition=False) for m in machines]})
 
     async def describe_state_machine(self, request: Request) -> Response:
         """The machine (or version) with its machine's versions (newest first) and aliases."""
-        catalog = self.runtime.catalog
-        machine = catalog.get(_query(request, "arn"))
+        backend = self.backend
+        machine = await backend.state_machine(_query(request, "arn"))
         return _ok({**_machine(machine),
                     "versions": [_machine(v, with_definition=False)
-                                 for v in catalog.versions(machine.machine_arn)],
-                    "aliases": [_alias(a) for a in catalog.aliases(machine.machine_arn)]})
+                                 for v in backend.catalog.versions(machine.machine_arn)],
+                    "aliases": [_alias(a) for a in backend.catalog.aliases(machine.machine_arn)]})
 
     async def create_state_machine(self, request: Request) -> Response:
         """CreateStateMachine, publishing version 1 when `publish` is true."""
         body = await _body(request)
         publish, description = _publishing(body)
-        arn = await self.runtime.create_state_machine(
-            _field(body, "name"), _field(body, "definition"),
+        backend = self.backend
+        arn = await backend.create_state_machine(
+            _field(body, "name"), _field(body, "definition"), role_arn=DEFAULT_ROLE_ARN,
             type=body.get("type") or "STANDARD")
         return _ok({"stateMachineArn": arn,
-                    **_published(self.runtime.catalog, arn, publish, description)})
+                    **_published(backend.catalog, arn, publish, description)})
 
     async def update_state_machine(self, request: Request) -> Response:
         """UpdateStateMachine, publishing a version when `publish` is true (the latest one
         again if the definition did not change since it was published)."""
         body = await _body(request)
         publish, description = _publishing(body)
-        catalog = self.runtime.catalog
+        catalog = self.backend.catalog
         machine = catalog.update(_field(body, "stateMachineArn"),
                                  definition=_field(body, "definition"))
         return _ok({"stateMachineArn": machine.arn, "updateDate": machine.updated,
@@ -77,21 +92,21 @@ class ConsoleApi:
         while an alias routes to it). Executions already running go on to their end; an ARN
         that names nothing is fine, as AWS answers it."""
         arn = _field(await _body(request), "stateMachineArn")
-        catalog = self.runtime.catalog
+        backend = self.backend
         try:
-            machine = catalog.get(arn)
+            machine = await backend.state_machine(arn)
         except AslError:
             return _ok({})
         if machine.version is None:
-            catalog.delete(arn)
+            backend.catalog.delete(arn)
         else:
-            catalog.delete_version(arn)
+            backend.catalog.delete_version(arn)
         return _ok({})
 
     async def validate(self, request: Request) -> Response:
         body = await _body(request)
         text = _field(body, "definition")
-        diagnostics = self.runtime.validate(text, type=body.get("type") or "STANDARD")
+        diagnostics = self.backend.catalog.validate(text, type=body.get("type") or "STANDARD")
         return _ok({"diagnostics": placed(diagnostics, text)})
 
     async def graph(self, request: Request) -> Response:
@@ -106,46 +121,58 @@ class ConsoleApi:
 
     async def list_executions(self, request: Request) -> Response:
         """A machine's executions, those started on its versions included, newest first."""
-        arn = _query(request, "stateMachineArn")
-        executions = [e for e in self.runtime.list_executions(
-                          status=request.query_params.get("status"))
-                      if e.state_machine_arn == arn or e.state_machine_arn.startswith(f"{arn}:")]
+        executions = await self.backend.list_executions(
+            _query(request, "stateMachineArn"), request.query_params.get("status") or None)
         executions.sort(key=lambda e: e.start_date, reverse=True)
         return _ok({"executions": [_execution(e, with_data=False) for e in executions]})
 
     async def start_execution(self, request: Request) -> Response:
         body = await _body(request)
-        arn = await self.runtime.start_execution(
+        arn = await self.backend.start_execution(
             _field(body, "stateMachineArn"), input_json=body.get("input") or "{}",
-            name=body.get("name") or None)
+            name=body.get("name") or None, test_case=None)
         return _ok({"executionArn": arn})
 
     async def describe_execution(self, request: Request) -> Response:
-        """The execution, the definition it runs (see `_definition_of`) and its history in
-        AWS's shape: the events after id `after` only, when given (the page polls a running
-        execution, whose history only grows)."""
-        runtime = self.runtime
+        """The execution, the definition it runs (see `_definition_of`), where it came from
+        (`parentExecutionArn` for a Map Run's child), whether the store can fork it, and its
+        history in AWS's shape: the events after id `after` only, when given (the page polls a
+        running execution, whose history only grows)."""
+        source = self.source
         arn = _query(request, "arn")
         after = _int(request.query_params.get("after") or 0, "after")
-        execution = runtime.describe_execution(arn)
-        definition, source = self._definition_of(execution)
+        execution = await source.backend.describe_execution(arn)
+        events = await source.events(arn)
+        definition, origin = await self._definition_of(execution, events)
+        started = started_details(events)
         history = [{**event, "timestamp": event["timestamp"].timestamp()}
-                   for event in runtime.get_execution_history(arn) if event["id"] > after]
-        return _ok({"execution": _execution(execution, with_data=True),
-                    "definition": definition, "definitionSource": source, "events": history})
+                   for event in render_history(events) if event["id"] > after]
+        return _ok({"execution": {**_execution(execution, with_data=True),
+                                  "parentExecutionArn": started.parent_arn if started else ""},
+                    "definition": definition, "definitionSource": origin,
+                    "forkable": source.forks, "events": history})
 
-    def _definition_of(self, execution: Execution) -> tuple[str | None, str]:
+    async def _definition_of(self, execution: Execution, events: list[ev.HistoryEvent]
+                             ) -> tuple[str | None, str]:
         """The definition the execution runs, and where it came from: "fork" (it was forked
-        with it), "version", "stateMachine" (not updated since the execution started),
-        "updated" (the machine has changed since) or "deleted" (the machine is gone)."""
-        runtime = self.runtime
-        definition = runtime.execution_definition(execution.execution_arn)
-        if execution.execution_arn in self._forked_with_definition:
+        with it), "mapRun" (a Map Run's child: its Map's ItemProcessor), "version",
+        "stateMachine" (not updated since the execution started), "updated" (the machine has
+        changed since) or "deleted" (the machine is gone)."""
+        arn = execution.execution_arn
+        definition = await self.source.definition(arn, events)
+        if arn in self._forked_with_definition:
             return definition, "fork"
+        started = started_details(events)
+        if started is not None and started.machine and definition is not None:
+            processor = sub_machine(msgspec.json.decode(definition), started.machine)
+            return (None if processor is None else msgspec.json.encode(processor).decode(),
+                    "mapRun")
         try:
-            machine = runtime.state_machine(execution.state_machine_arn)
+            machine = await self.backend.state_machine(execution.state_machine_arn)
         except AslError:
             return definition, "deleted"
+        if definition is None:
+            definition = machine.definition
         if machine.version is not None:
             return definition, "version"
         if machine.updated is not None and machine.updated > execution.start_date:
@@ -153,28 +180,32 @@ class ConsoleApi:
         return definition, "stateMachine"
 
     async def stop_execution(self, request: Request) -> Response:
-        """StopExecution (optional `error` and `cause`); answers once the execution ended."""
+        """StopExecution (optional `error` and `cause`); answers once the execution ended
+        (on a cluster: once a worker recorded it, or after the backend's wait for that)."""
         body = await _body(request)
-        execution = await self.runtime.stop_execution(
+        execution = await self.backend.stop_execution(
             _field(body, "executionArn"), error=body.get("error") or None,
             cause=body.get("cause") or None)
         return _ok({"execution": _execution(execution, with_data=False)})
 
     async def state_at(self, request: Request) -> Response:
         """The execution just after one event: its frames (time travel's view) and each
-        state's outcome so far."""
-        runtime = self.runtime
+        state's outcome so far, folded from the recorded history."""
+        source = self.source
         arn = _query(request, "arn")
         event_id = _int(_query(request, "event"), "event")
-        view = runtime.state_at(arn, event_id)
+        execution = await source.backend.describe_execution(arn)
+        events = await source.events(arn, upto=event_id)
+        view = state_at(events, event_id, state=new_state(
+            arn, execution.state_machine_arn, execution.name))
         return _ok({"view": msgspec.to_builtins(view),
-                    "states": state_outcomes(runtime.history(arn), event_id)})
+                    "states": state_outcomes(events, event_id)})
 
     async def fork(self, request: Request) -> Response:
         body = await _body(request)
         definition = body.get("definition") or None
         input_text = body.get("input")
-        arn = await self.runtime.fork(
+        arn = await self.source.fork(
             _field(body, "executionArn"), _int(body.get("event"), "event"),
             definition=definition, name=body.get("name") or None,
             input=MISSING if input_text in (None, "") else _decode(input_text, "input"))
@@ -183,10 +214,30 @@ class ConsoleApi:
         return _ok({"executionArn": arn})
 
     async def redrive(self, request: Request) -> Response:
-        execution = await self.runtime.redrive_execution(
+        execution = await self.backend.redrive_execution(
             _field(await _body(request), "executionArn"))
         return _ok({"executionArn": execution.execution_arn, "status": execution.status,
                     "redriveCount": execution.redrive_count})
+
+    # -- Map Runs ---------------------------------------------------------------------------
+
+    async def map_runs(self, request: Request) -> Response:
+        """An execution's Map Runs (its Distributed Map states' runs), with live counts."""
+        runs = await self.backend.map_runs(_query(request, "arn"))
+        return _ok({"mapRuns": [_map_run(run) for run in runs]})
+
+    async def map_run(self, request: Request) -> Response:
+        """A Map Run, its parent execution, and its child executions (optionally of one
+        status), newest first."""
+        backend = self.backend
+        arn = _query(request, "arn")
+        parent, run = await backend.describe_map_run(arn)
+        children = [e for e in await backend.list_executions(
+                        child_state_machine_arn(arn), request.query_params.get("status") or None)
+                    if e.map_run_arn == arn]
+        children.sort(key=lambda e: e.start_date, reverse=True)
+        return _ok({"mapRun": _map_run(run), "executionArn": parent,
+                    "executions": [_execution(e, with_data=False) for e in children]})
 
 
 def guarded(handler: Handler) -> Handler:
@@ -287,7 +338,7 @@ def _alias(alias: Alias) -> dict[str, JSON]:
 
 def _execution(execution: Execution, *, with_data: bool) -> dict[str, JSON]:
     out: dict[str, JSON] = {
-        "executionArn": execution.execution_arn,
+        "executionArn": execution.execution_arn, "mapRunArn": execution.map_run_arn or None,
         "stateMachineArn": execution.state_machine_arn,
         "version": _version_number(execution.state_machine_arn), "name": execution.name,
         "status": execution.status, "startDate": execution.start_date,
@@ -297,3 +348,11 @@ def _execution(execution: Execution, *, with_data: bool) -> dict[str, JSON]:
         out.update(input=execution.input, output=execution.output, error=execution.error,
                    cause=execution.cause)
     return out
+
+
+def _map_run(run: MapRun) -> dict[str, JSON]:
+    return {"mapRunArn": run.arn, "state": run.state, "status": run.status,
+            "startDate": run.started, "stopDate": run.stopped, "total": run.total,
+            "succeeded": run.succeeded, "failed": run.failed,
+            "running": max(0, run.total - run.succeeded - run.failed),
+            "maxConcurrency": run.max_concurrency}

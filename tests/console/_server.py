@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import socket
 import threading
+from functools import partial
 from typing import Any, Literal
 
 import anyio
@@ -44,7 +45,12 @@ def flaky(value: Any) -> Any:
     return value
 
 
-TASKS = {"charge": charge, "flaky": flaky}
+def refuse(order: Any) -> Any:
+    """Declines at once."""
+    raise PaymentDeclined("refused")
+
+
+TASKS = {"charge": charge, "flaky": flaky, "refuse": refuse}
 
 
 def free_port() -> int:
@@ -86,3 +92,37 @@ class ConsoleServer:
             self._server.should_exit = True
         self._thread.join(10)
 
+
+
+class ClusterConsoleServer:
+    """`serve_cluster` (API, console and /metrics over a PostgreSQL store, one worker in the
+    same process) on 127.0.0.1:`port`, in a thread of its own, until `stop()`."""
+
+    def __init__(self, dsn: str, schema: str, port: int) -> None:
+        self.url = f"http://127.0.0.1:{port}"
+        self._dsn, self._schema, self._port = dsn, schema, port
+        self._ready = threading.Event()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=anyio.run, args=(self._serve,), daemon=True)
+
+    async def _serve(self) -> None:
+        from runtime.api.server import serve_cluster
+
+        started = anyio.Event()
+        async with anyio.create_task_group() as group:
+            group.start_soon(partial(serve_cluster, self._dsn, port=self._port, workers=1,
+                                     tasks=TASKS, schema=self._schema, started=started))
+            await started.wait()
+            self._ready.set()
+            while not self._stopping.is_set():
+                await anyio.sleep(0.05)
+            group.cancel_scope.cancel()
+
+    def start(self) -> None:
+        self._thread.start()
+        if not self._ready.wait(30):
+            raise RuntimeError("the cluster console server did not start")
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(15)

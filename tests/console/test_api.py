@@ -9,6 +9,7 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
+from tests.console._checks import check_map_run_children
 from tests.console._server import ConsoleServer
 
 HOLD_THEN_CHARGE = json.dumps({"StartAt": "Hold", "States": {
@@ -275,3 +276,7 @@ def test_delete_a_version_unless_an_alias_routes_to_it(console_server: ConsoleSe
     assert _call(console_server, "delete-state-machine",
                  {"stateMachineArn": f"{machine}:2"})[0] == 200
     assert [v["version"] for v in _described(console_server, machine)["versions"]] == [1]
+
+
+def test_map_run_children_are_reached_from_their_parent(console_server: ConsoleServer) -> None:
+    check_map_run_children(console_server.url, "Items")

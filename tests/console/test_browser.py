@@ -9,6 +9,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from tests.console._checks import browse_map_run
 from tests.console._server import ConsoleServer
 
 PAYMENTS = {
@@ -439,3 +440,8 @@ def test_a_long_history_is_paged_and_time_travel_turns_the_pages(
     expect(page.locator('#events tr[data-event="43"]')).to_have_class("future")
     page.click("#next-event")
     expect(page.locator('#events tr[data-event="43"]')).to_have_class("current")
+
+
+def test_map_run_children_in_the_browser(console_server: ConsoleServer, page: Any,
+        screenshots: Path) -> None:
+    browse_map_run(console_server.url, "BrowsedItems", page, screenshots)

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from runtime.console.graph import definition_graph
+from runtime.console.graph import definition_graph, sub_machine
 
 
 def test_states_become_nodes_and_transitions_edges() -> None:
@@ -49,3 +49,21 @@ def test_a_definition_being_typed_is_drawn_as_far_as_it_makes_sense() -> None:
     assert graph["nodes"][1]["type"] == "?"
     assert graph["edges"] == []
     assert definition_graph([1, 2]) == {"start": None, "nodes": [], "edges": []}
+
+
+def test_a_program_key_names_the_sub_machine_a_map_run_child_runs() -> None:
+    inner = {"StartAt": "Work", "States": {"Work": {"Type": "Pass", "End": True}}}
+    outer = {"StartAt": "Inner", "States": {"Inner": {"Type": "Map", "ItemProcessor": inner,
+                                                      "End": True}}}
+    definition = {"StartAt": "Split", "States": {
+        "Split": {"Type": "Parallel", "Next": "Outer", "Branches": [
+            {"StartAt": "B0", "States": {"B0": {"Type": "Pass", "End": True}}}, outer]},
+        "Outer": {"Type": "Map", "Iterator": outer, "End": True}}}
+    assert sub_machine(definition, "") == definition
+    assert sub_machine(definition, "Outer") == outer
+    assert sub_machine(definition, "Outer/Inner") == inner
+    assert sub_machine(definition, "Split/1") == outer
+    assert sub_machine(definition, "Split/1/Inner") == inner
+    assert sub_machine(definition, "Split/2") is None
+    assert sub_machine(definition, "Missing") is None
+    assert sub_machine(definition, "Outer/Inner/Work") is None

@@ -39,4 +39,8 @@ export const api = {
   fork: (executionArn, event, {input, definition, name}) =>
     call("POST", "fork", {executionArn, event, input, definition, name}),
   redrive: (executionArn) => call("POST", "redrive", {executionArn}),
+  // An execution's Map Runs (Distributed Map states), with their counts.
+  mapRuns: (arn) => call("GET", `map-runs?${query({arn})}`),
+  // A Map Run with its parent execution and its child executions.
+  mapRun: (arn, status) => call("GET", `map-run?${query({arn, status})}`),
 };

@@ -6,6 +6,7 @@ import {showEditor} from "./views/editor.js";
 import {showExecution} from "./views/execution.js";
 import {showMachine} from "./views/machine.js";
 import {showMachines} from "./views/machines.js";
+import {showMapRun} from "./views/map-run.js";
 import {toast} from "./dom.js";
 
 const VIEWS = {
@@ -13,6 +14,7 @@ const VIEWS = {
   "machine": showMachine,
   "execution": showExecution,
   "editor": showEditor,
+  "map-run": showMapRun,
 };
 
 let cleanup = null;

@@ -2,7 +2,9 @@
 // table (a page at a time: histories run to thousands of events), the definition it runs,
 // and time travel (a step control over the events: the graph, inspector and table show the
 // execution as of the chosen event, from which it can be forked). A running execution is
-// followed (polling for the events it adds) and can be stopped.
+// followed (polling for the events it adds) and can be stopped. A Distributed Map state's
+// Map Runs are shown when it is selected, linking to their child executions; a child
+// execution links back to its Map Run and parent execution.
 
 import {api} from "../api.js";
 import {
@@ -14,9 +16,12 @@ import {forkDialog, stopExecutionDialog} from "./dialogs.js";
 const REFRESH_MS = 1000;
 const PAGE_SIZE = 100;
 const REDRIVABLE = new Set(["FAILED", "TIMED_OUT", "ABORTED"]);
+const FORK_UNAVAILABLE = "Forking is not supported with a PostgreSQL store: it needs the " +
+  "single-process runtime (stepline serve without --store postgresql://...).";
 /** Where the definition the execution runs came from (it is always the exact one). */
 const DEFINITION_NOTES = {
   fork: () => "The definition this execution was forked with.",
+  mapRun: () => "A child execution of a Map Run: it runs its Distributed Map's ItemProcessor.",
   version: (execution) => `The definition of version ${execution.version}, which it runs.`,
   stateMachine: () => "The state machine's definition, unchanged since this execution started.",
   updated: () => "The state machine was updated after this execution started: this is the " +
@@ -35,10 +40,27 @@ function addStepNames(events, byId) {
 
 const pageOf = (eventId) => Math.max(0, Math.floor((eventId - 1) / PAGE_SIZE));
 
-/** The state machine an execution belongs to (its ARN less the version, if any). */
+/** The state machine an execution belongs to (its ARN less the version, if any; for a Map
+ * Run's child, whose machine is the labelled ".../Label", its parent's machine). */
 function machineArnOf(execution) {
   const arn = execution.stateMachineArn;
+  if (execution.mapRunArn) return arn.slice(0, arn.lastIndexOf("/"));
   return execution.version ? arn.slice(0, arn.lastIndexOf(":")) : arn;
+}
+
+const executionLink = (arn, text) =>
+  h("a", {href: `#/execution?arn=${encodeURIComponent(arn)}`}, text ?? arnName(arn));
+export const mapRunLink = (arn, text) =>
+  h("a", {href: `#/map-run?arn=${encodeURIComponent(arn)}`, class: "map-run-link"},
+    text ?? arnName(arn));
+
+/** Whether the history shows a Map Run (only then are Map Runs asked for). */
+const startsMapRuns = (events) => events.some((event) => event.type === "MapRunStarted");
+
+/** A Map Run's counts, as AWS's console sums them up. */
+export function mapRunCounts(run) {
+  return `${run.succeeded} succeeded, ${run.failed} failed, ${run.running} running ` +
+    `of ${run.total} item(s)`;
 }
 
 function eventDetails(event) {
@@ -75,6 +97,7 @@ export async function showExecution(main, {arn}) {
   let selected = null;                        // the selected state's name
   let snapshot = null;                        // api.stateAt for `cursor`
   let request = 0;
+  let mapRuns = startsMapRuns(data.events) ? (await api.mapRuns(arn)).mapRuns : [];
 
   const header = h("div");
   const slider = h("input", {type: "range", id: "event-slider", min: 1, step: 1});
@@ -107,8 +130,8 @@ export async function showExecution(main, {arn}) {
       h("button", {title: "Latest event", id: "last-event",
                    onclick: () => moveTo(data.events.length)}, "\u00BB"),
       position,
-      h("button", {id: "fork", onclick: openFork, disabled: !data.definition},
-        "Fork from here")),
+      h("button", {id: "fork", onclick: openFork, disabled: !data.definition || !data.forkable,
+                   title: data.forkable ? null : FORK_UNAVAILABLE}, "Fork from here")),
     h("section", {class: "split execution-split"},
       h("div", {}, graphBox, legend()),
       inspector),
@@ -157,6 +180,11 @@ export async function showExecution(main, {arn}) {
       h("dl", {class: "facts"},
         h("dt", {}, "State machine"),
         h("dd", {}, h("a", {href: machineLink}, arnName(machineArnOf(execution)))),
+        execution.mapRunArn && [
+          h("dt", {}, "Map Run"), h("dd", {id: "execution-map-run"},
+                                    mapRunLink(execution.mapRunArn)),
+          h("dt", {}, "Parent execution"), h("dd", {id: "execution-parent"},
+                                             executionLink(execution.parentExecutionArn))],
         execution.version && [h("dt", {}, "Version"),
                               h("dd", {id: "execution-version"}, execution.version)],
         h("dt", {}, "Started"), h("dd", {}, formatDate(execution.startDate)),
@@ -265,7 +293,16 @@ export async function showExecution(main, {arn}) {
       frame && Object.keys(frame.variables).length > 0 &&
         section("Variables", h("pre", {class: "json"}, pretty(frame.variables))),
       summary?.error && section("Error", h("pre", {class: "json error-text", id: "state-error"},
-                                           `${summary.error}\n${summary.cause ?? ""}`)));
+                                           `${summary.error}\n${summary.cause ?? ""}`)),
+      mapRunsSection(mapRuns.filter((run) => run.state === selected)));
+  }
+
+  function mapRunsSection(runs) {
+    if (runs.length === 0) return null;
+    return section(runs.length === 1 ? "Map Run" : `Map Runs (${runs.length})`,
+      h("ul", {class: "map-runs"}, runs.map((run) => h("li", {"data-map-run": run.mapRunArn},
+        statusBadge(run.status), " ", mapRunLink(run.mapRunArn, "child executions"),
+        h("div", {class: "muted"}, mapRunCounts(run))))), "state-map-runs");
   }
 
   const fetchState = debounce(async () => {
@@ -301,6 +338,7 @@ export async function showExecution(main, {arn}) {
     const update = await api.execution(arn, data.events.length);
     addStepNames(update.events, steps);
     data = {...update, events: data.events.concat(update.events)};
+    if (startsMapRuns(data.events)) mapRuns = (await api.mapRuns(arn)).mapRuns;
     drawHeader();
     drawEvents();
     if (following) moveTo(data.events.length, {keepPage: true});
