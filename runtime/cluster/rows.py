@@ -88,6 +88,9 @@ class Commit(msgspec.Struct, frozen=True, kw_only=True):
     spawn_map_runs: list[str]
     spawn_messages: list[bytes]
     spawn_redrives: list[bytes | None]
+    #: When the children start: the time of the step's last event, which their start
+    #: messages carry too (so a child never stops before it started).
+    spawn_at: float
 
 
 def plan_commit(expected: int, events: Sequence[ev.HistoryEvent], effects: Sequence[Effect],
@@ -139,6 +142,7 @@ def plan_commit(expected: int, events: Sequence[ev.HistoryEvent], effects: Seque
                         for spawn in spawns.values()],
         spawn_redrives=[_encode(RedriveExecution(at=at, parent_key=spawn.key))
                         if spawn.redrive else None for spawn in spawns.values()],
+        spawn_at=at,
     )
 
 

@@ -374,7 +374,7 @@ class Worker:
                     commit.relay_arns, commit.relay_messages, commit.spawn_arns,
                     commit.spawn_machine_arns, commit.spawn_names, commit.spawn_inputs,
                     commit.spawn_map_runs, commit.spawn_messages, commit.spawn_redrives,
-                    claim.definition_id, self.clock.now(), commit.redrive_count,
+                    claim.definition_id, commit.spawn_at, commit.redrive_count,
                     commit.redrive_date)
         except BaseException:
             # The commit may or may not have happened: forget the state, reload next time.
