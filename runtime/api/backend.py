@@ -9,7 +9,8 @@ naming the operation, raised by the `ClusterBackend` method.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
 from msgspec.structs import replace
 
@@ -24,6 +25,8 @@ from runtime.messages import ParentLink
 from runtime.state import MapRun
 
 JSON = Any
+T = TypeVar("T")
+
 
 def not_in_cluster(what: str) -> AslError:
     return AslError("ValidationException", f"{what} is not supported with a PostgreSQL store")
@@ -37,7 +40,14 @@ class Backend(Protocol):
 
     @property
     def catalog(self) -> Catalog:
-        """The state machines known here; tags and logging/tracing configuration live in it."""
+        """The state machines known here, for reads; tags (kept by this server only) are set
+        on it too. Every other change goes through `change_catalog`."""
+
+    async def change_catalog(self, change: Callable[[Catalog], T]) -> T:
+        """What `change` returns, applied to the catalog up to date with every change
+        recorded so far (by any server) and recorded as the engine records catalog changes.
+        A `change` that only reads records nothing: reads that must see a change just made
+        through another server (versions, aliases) go through here too."""
 
     def now(self) -> float:
         """Epoch seconds on the engine's clock."""
@@ -133,6 +143,10 @@ class RuntimeBackend:
 
     def require(self, operation: str) -> None:
         return None
+
+    async def change_catalog(self, change: Callable[[Catalog], T]) -> T:
+        # A Runtime records only creations: its catalog changes last as long as it runs.
+        return change(self.runtime.catalog)
 
     async def create_state_machine(self, name: str, definition: str, *, role_arn: str,
                                    type: str) -> str:
@@ -247,8 +261,10 @@ class ClusterBackend:
         return self.client.clock.now()
 
     def require(self, operation: str) -> None:
-        # Every catalog change is recorded in the store (`runtime.cluster.client.SharedCatalog`).
         return None
+
+    async def change_catalog(self, change: Callable[[Catalog], T]) -> T:
+        return await self.client.change_catalog(change)
 
     async def create_state_machine(self, name: str, definition: str, *, role_arn: str,
                                    type: str) -> str:

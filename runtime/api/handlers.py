@@ -128,7 +128,7 @@ async def describe_state_machine(api: StepFunctions, body: Body) -> Body:
 
 
 async def update_state_machine(api: StepFunctions, body: Body) -> Body:
-    machine, version = api.update_state_machine(
+    machine, version = await api.update_state_machine(
         _string(body, "stateMachineArn"), definition=body.get("definition"),
         role_arn=body.get("roleArn"), logging=_logging(body),
         tracing=body.get("tracingConfiguration"), publish=bool(body.get("publish")),
@@ -138,7 +138,7 @@ async def update_state_machine(api: StepFunctions, body: Body) -> Body:
 
 
 async def delete_state_machine(api: StepFunctions, body: Body) -> Body:
-    api.delete_state_machine(_string(body, "stateMachineArn"))
+    await api.delete_state_machine(_string(body, "stateMachineArn"))
     return {}
 
 
@@ -167,52 +167,52 @@ async def validate_state_machine_definition(api: StepFunctions, body: Body) -> B
 
 
 async def publish_state_machine_version(api: StepFunctions, body: Body) -> Body:
-    version = api.publish_version(_string(body, "stateMachineArn"),
-                                  revision_id=body.get("revisionId"),
-                                  description=body.get("description"))
+    version = await api.publish_version(_string(body, "stateMachineArn"),
+                                        revision_id=body.get("revisionId"),
+                                        description=body.get("description"))
     return {"creationDate": version.created, "stateMachineVersionArn": version.arn}
 
 
 async def list_state_machine_versions(api: StepFunctions, body: Body) -> Body:
-    page = api.list_versions(_string(body, "stateMachineArn"), body.get("maxResults"),
-                             body.get("nextToken"))
+    page = await api.list_versions(_string(body, "stateMachineArn"), body.get("maxResults"),
+                                   body.get("nextToken"))
     return {"stateMachineVersions": [{"stateMachineVersionArn": v.arn,
                                       "creationDate": v.created} for v in page.items],
             "nextToken": page.next_token}
 
 
 async def delete_state_machine_version(api: StepFunctions, body: Body) -> Body:
-    api.delete_version(_string(body, "stateMachineVersionArn"))
+    await api.delete_version(_string(body, "stateMachineVersionArn"))
     return {}
 
 
 async def create_state_machine_alias(api: StepFunctions, body: Body) -> Body:
-    alias = api.create_alias(_string(body, "name"),
-                             _routes(_required(body, "routingConfiguration")),
-                             description=body.get("description"))
+    alias = await api.create_alias(_string(body, "name"),
+                                   _routes(_required(body, "routingConfiguration")),
+                                   description=body.get("description"))
     return {"stateMachineAliasArn": alias.arn, "creationDate": alias.created}
 
 
 async def describe_state_machine_alias(api: StepFunctions, body: Body) -> Body:
-    return _alias(api.alias(_string(body, "stateMachineAliasArn")))
+    return _alias(await api.alias(_string(body, "stateMachineAliasArn")))
 
 
 async def update_state_machine_alias(api: StepFunctions, body: Body) -> Body:
     routes = body.get("routingConfiguration")
-    alias = api.update_alias(_string(body, "stateMachineAliasArn"),
-                             routes=_routes(routes) if routes is not None else None,
-                             description=body.get("description"))
+    alias = await api.update_alias(_string(body, "stateMachineAliasArn"),
+                                   routes=_routes(routes) if routes is not None else None,
+                                   description=body.get("description"))
     return {"updateDate": alias.updated}
 
 
 async def delete_state_machine_alias(api: StepFunctions, body: Body) -> Body:
-    api.delete_alias(_string(body, "stateMachineAliasArn"))
+    await api.delete_alias(_string(body, "stateMachineAliasArn"))
     return {}
 
 
 async def list_state_machine_aliases(api: StepFunctions, body: Body) -> Body:
-    page = api.list_aliases(_string(body, "stateMachineArn"), body.get("maxResults"),
-                            body.get("nextToken"))
+    page = await api.list_aliases(_string(body, "stateMachineArn"), body.get("maxResults"),
+                                  body.get("nextToken"))
     return {"stateMachineAliases": [{"stateMachineAliasArn": a.arn,
                                      "creationDate": a.created} for a in page.items],
             "nextToken": page.next_token}

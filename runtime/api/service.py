@@ -112,17 +112,18 @@ class StepFunctions:
             self.backend.require("PublishStateMachineVersion")
         arn = await self.backend.create_state_machine(name, definition, role_arn=role_arn,
                                                       type=type)
-        machine = self.catalog.configure(arn, logging=logging, tracing=tracing)
+        machine = await self.backend.change_catalog(
+            lambda catalog: catalog.configure(arn, logging=logging, tracing=tracing))
         if tags:
             self.catalog.tag(arn, tags)
-        version = self.catalog.publish(arn, description=version_description) if publish \
+        version = await self._publish(arn, description=version_description) if publish \
             else None
         return machine, version
 
     def validate(self, definition: str, *, type: str) -> list[Diagnostic]:
         return self.catalog.validate(definition, type=type)
 
-    def update_state_machine(
+    async def update_state_machine(
         self, arn: str, *, definition: str | None = None, role_arn: str | None = None,
         logging: dict[str, JSON] | None = None, tracing: dict[str, JSON] | None = None,
         publish: bool = False, version_description: str | None = None,
@@ -134,19 +135,19 @@ class StepFunctions:
                            "Version description can only be set when publish is true")
         if role_arn is not None:
             _check_role(role_arn)
-        machine = self.catalog.update(arn, definition=definition, role_arn=role_arn,
-                                      logging=logging, tracing=tracing)
-        version = self.catalog.publish(arn, description=version_description) if publish \
+        machine = await self.backend.change_catalog(lambda catalog: catalog.update(
+            arn, definition=definition, role_arn=role_arn, logging=logging, tracing=tracing))
+        version = await self._publish(arn, description=version_description) if publish \
             else None
         return machine, version
 
-    def delete_state_machine(self, arn: str) -> None:
+    async def delete_state_machine(self, arn: str) -> None:
         kind = arns.require(arn, "stateMachine", "version")
         self.backend.require("DeleteStateMachine")
         if kind == "version":
-            self.catalog.delete_version(arn)
+            await self.backend.change_catalog(lambda catalog: catalog.delete_version(arn))
         else:
-            self.catalog.delete(arn)
+            await self.backend.change_catalog(lambda catalog: catalog.delete(arn))
 
     async def describe_state_machine(self, arn: str) -> StateMachine:
         arns.require(arn, "stateMachine", "version")
@@ -158,49 +159,66 @@ class StepFunctions:
 
     # -- versions and aliases ---------------------------------------------------------------
 
-    def publish_version(self, arn: str, *, revision_id: str | None = None,
-                        description: str | None = None) -> StateMachine:
+    async def publish_version(self, arn: str, *, revision_id: str | None = None,
+                              description: str | None = None) -> StateMachine:
         arns.require(arn, "stateMachine")
         self.backend.require("PublishStateMachineVersion")
-        return self.catalog.publish(arn, revision_id=revision_id, description=description)
+        return await self._publish(arn, revision_id=revision_id, description=description)
 
-    def list_versions(self, arn: str, max_results: int | None, token: str | None) -> Page:
+    async def _publish(self, arn: str, *, revision_id: str | None = None,
+                       description: str | None = None) -> StateMachine:
+        return await self.backend.change_catalog(lambda catalog: catalog.publish(
+            arn, revision_id=revision_id, description=description))
+
+    async def list_versions(self, arn: str, max_results: int | None, token: str | None
+                            ) -> Page:
         arns.require(arn, "stateMachine")
         self.backend.require("ListStateMachineVersions")
-        return paginate(self.catalog.versions(arn), max_results, token, listing=arn)
+        # Read through `change_catalog` (it records nothing) to see every version published.
+        versions = await self.backend.change_catalog(lambda catalog: catalog.versions(arn))
+        return paginate(versions, max_results, token, listing=arn)
 
-    def delete_version(self, arn: str) -> None:
+    async def delete_version(self, arn: str) -> None:
         arns.require(arn, "version")
         self.backend.require("DeleteStateMachineVersion")
-        self.catalog.delete_version(arn)
+        await self.backend.change_catalog(lambda catalog: catalog.delete_version(arn))
 
-    def create_alias(self, name: str, routes: list[Route], *,
-                     description: str | None = None) -> Alias:
+    async def create_alias(self, name: str, routes: list[Route], *,
+                           description: str | None = None) -> Alias:
         self.backend.require("CreateStateMachineAlias")
         for route in routes:
             arns.require(route.version_arn, "version")
-        return self.catalog.create_alias(name, routes, description=description)
+        return await self.backend.change_catalog(
+            lambda catalog: catalog.create_alias(name, routes, description=description))
 
-    def alias(self, arn: str) -> Alias:
+    async def alias(self, arn: str) -> Alias:
         arns.require(arn, "alias")
         self.backend.require("DescribeStateMachineAlias")
-        return self.catalog.alias(arn)
+        return await self._alias(arn)
 
-    def update_alias(self, arn: str, *, routes: list[Route] | None = None,
-                     description: str | None = None) -> Alias:
+    async def _alias(self, arn: str) -> Alias:
+        """The alias as last recorded (a read through `change_catalog`, which records
+        nothing for it)."""
+        return await self.backend.change_catalog(lambda catalog: catalog.alias(arn))
+
+    async def update_alias(self, arn: str, *, routes: list[Route] | None = None,
+                           description: str | None = None) -> Alias:
         arns.require(arn, "alias")
         self.backend.require("UpdateStateMachineAlias")
-        return self.catalog.update_alias(arn, routes=routes, description=description)
+        return await self.backend.change_catalog(
+            lambda catalog: catalog.update_alias(arn, routes=routes, description=description))
 
-    def delete_alias(self, arn: str) -> None:
+    async def delete_alias(self, arn: str) -> None:
         arns.require(arn, "alias")
         self.backend.require("DeleteStateMachineAlias")
-        self.catalog.delete_alias(arn)
+        await self.backend.change_catalog(lambda catalog: catalog.delete_alias(arn))
 
-    def list_aliases(self, arn: str, max_results: int | None, token: str | None) -> Page:
+    async def list_aliases(self, arn: str, max_results: int | None, token: str | None
+                           ) -> Page:
         arns.require(arn, "stateMachine")
         self.backend.require("ListStateMachineAliases")
-        return paginate(self.catalog.aliases(arn), max_results, token, listing=arn + "#a")
+        aliases = await self.backend.change_catalog(lambda catalog: catalog.aliases(arn))
+        return paginate(aliases, max_results, token, listing=arn + "#a")
 
     # -- tags -------------------------------------------------------------------------------
 
@@ -229,7 +247,7 @@ class StepFunctions:
         alias_arn = None
         if kind == "alias":
             alias_arn = arn
-            arn = self._route(self.catalog.alias(arn))
+            arn = self._route(await self._alias(arn))
         machine = await self.backend.state_machine(arn)
         text = "{}" if input_json is None else input_json
         if name is not None:
@@ -319,7 +337,7 @@ class StepFunctions:
         """Newest first. A version or alias ARN lists the executions it started."""
         kind = arns.require(arn, "stateMachine", "version", "alias")
         if kind == "alias":
-            self.catalog.alias(arn)
+            await self._alias(arn)
         else:
             await self.backend.state_machine(arn)
         found = []

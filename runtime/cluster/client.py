@@ -2,7 +2,8 @@
 
 State machines and activities are kept as the event log's catalog records (`runtime.store`),
 so every client and worker on the database sees the same ones: each client holds a replica,
-brought up to date by reading the records appended since (`refresh`). Executions are rows of
+brought up to date by reading the records appended since (`refresh`); a catalog change is
+appended only if no other record came first (`change_catalog`). Executions are rows of
 `executions` plus their event streams. Starting or stopping an execution only queues a message
 in its inbox: the workers do the rest. An activity task is the outbox row its step inserted;
 GetActivityTask takes it (see `ClusterStatements.take_activity_task`).
@@ -10,12 +11,10 @@ GetActivityTask takes it (see `ClusterStatements.take_activity_task`).
 
 from __future__ import annotations
 
-import asyncio
 import random
-import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any, Final, Self, TypeVar
 
 import anyio
@@ -33,7 +32,6 @@ from runtime.catalog import (
     Alias,
     Catalog,
     CatalogContents,
-    Route,
     StateMachine,
     revision_of,
 )
@@ -77,8 +75,6 @@ _offer_decoder: Final = msgspec.msgpack.Decoder(OfferActivityTask)
 _REDRIVE_RETRY: Final = (0.01, 10.0)
 #: Seconds a replica is trusted without a catalog NOTIFY before it is refreshed anyway.
 _CATALOG_MAX_AGE: Final = 1.0
-#: Seconds a catalog operation waits for the database before it gives up.
-_BLOCKING_TIMEOUT: Final = 30.0
 #: Attempts at a catalog change that other servers' changes keep overtaking.
 _CHANGE_ATTEMPTS: Final = 10
 T = TypeVar("T")
@@ -101,7 +97,9 @@ class ClusterClient:
         self.region = region
         self.account = account
         self.clock = SystemClock()
-        self.catalog = SharedCatalog(self)
+        #: The replica of the catalog stream; changed only by `change_catalog` (and
+        #: `create_state_machine`), tags aside, which stay with this client.
+        self.catalog = Catalog(region=region, account=account, clock=self.clock)
         self.activities = Activities(region=region, account=account)
         self._definitions: dict[str, str] = {}
         self._programs: dict[str, Program] = {}
@@ -109,8 +107,6 @@ class ClusterClient:
         self._catalog_version = 0
         self._catalog_stale = True
         self._refreshed_at = 0.0
-        #: Where the synchronous catalog operations reach the database (opened when needed).
-        self._blocking: _Blocking | None = None
         self._entropy = random.Random()
         #: Activity tasks seen in the outbox, by row id (rows are never changed, only taken).
         self._offers: dict[int, OfferActivityTask] = {}
@@ -151,8 +147,6 @@ class ClusterClient:
         return client
 
     async def close(self) -> None:
-        if self._blocking is not None:
-            self._blocking.close()
         if self._listener is not None:
             await self._listener.close()
         await self._pool.close()
@@ -167,8 +161,19 @@ class ClusterClient:
     # -- state machines ---------------------------------------------------------------------
 
     async def refresh(self) -> None:
-        """Apply the catalog records appended since (by any client) to the replica."""
-        await self._catch_up(self.log)
+        """Apply the catalog records appended since (by any client) to the replica. Everything
+        after the reads is synchronous, so two refreshes interleaved apply each record once."""
+        self._catalog_stale = False
+        self._refreshed_at = time.monotonic()
+        events = await self.log.read(store.CATALOG_STREAM, gt=self._catalog_version)
+        records = [(event.version, event.type, store.catalog_record(event))
+                   for event in events]
+        named = {record.definition_id for _, _, record in records if isinstance(
+            record, store.StateMachineRecord | store.StateMachineChangedRecord
+            | store.VersionRecord)}
+        if not named <= self._definitions.keys():
+            self._definitions.update(await store.load_definitions(self.log))
+        self._advance(records)
 
     async def _fresh(self) -> None:
         """Refresh unless the replica is known to be up to date: no catalog NOTIFY came
@@ -180,24 +185,56 @@ class ClusterClient:
         if self._catalog_stale or time.monotonic() - self._refreshed_at > _CATALOG_MAX_AGE:
             await self.refresh()
 
-    async def _catch_up(self, log: PostgresEventLog) -> None:
-        """Read the new catalog records through `log` and apply them. Everything after the
-        reads is synchronous, so two catch-ups interleaved apply each record once."""
-        self._catalog_stale = False
-        self._refreshed_at = time.monotonic()
-        events = await log.read(store.CATALOG_STREAM, gt=self._catalog_version)
-        records = [(event, store.catalog_record(event)) for event in events]
-        named = {record.definition_id for _, record in records if isinstance(
-            record, store.StateMachineRecord | store.StateMachineChangedRecord
-            | store.VersionRecord)}
-        if not named <= self._definitions.keys():
-            self._definitions.update(await store.load_definitions(log))
-        for event, record in records:
-            if event.version <= self._catalog_version:
+    async def change_catalog(self, change: Callable[[Catalog], T]) -> T:
+        """Make a catalog change: `change` applied to the catalog as the store has it now,
+        and the records it amounts to appended to the catalog stream, so every replica
+        applies them. Returns what `change` returned, once the records are in the store.
+
+        The change is decided on a copy of the replica brought up to date; its records are
+        appended only if the stream is still at the version the copy reflects. When another
+        client's record came first, the change is decided again on the newer catalog. The
+        replica itself takes only recorded changes, so a change that fails leaves nothing
+        to undo, and concurrent changes through this client cannot see each other's
+        undecided state. A `change` that changes nothing (a read) records nothing; tags
+        are not recorded, so they are set on `catalog` itself, not through here.
+
+        Raises:
+            AslError: ConflictException when other clients' changes overtook this one
+                `_CHANGE_ATTEMPTS` times; whatever `change` raises, recording nothing.
+        """
+        for _ in range(_CHANGE_ATTEMPTS):
+            await self.refresh()
+            expected = self._catalog_version
+            draft = Catalog(region=self.region, account=self.account, clock=self.clock)
+            draft.restore(self.catalog.contents())
+            result = change(draft)
+            records, named = catalog_records(self.catalog.contents(), draft.contents(),
+                                             at=self.clock.now())
+            if not records:
+                return result
+            for machine in named:
+                # Applying the records compiles nothing again.
+                self._programs.setdefault(await self._record_definition(machine.definition),
+                                          machine.program)
+            try:
+                await store.append_catalog_records(self.log, records, expected=expected)
+            except ConcurrencyError:
+                continue
+            self._advance([(expected + number, type_, record)
+                           for number, (type_, record) in enumerate(records, start=1)])
+            return result
+        raise AslError("ConflictException",
+                       "The catalog is being changed concurrently; try again")
+
+    def _advance(self, records: list[tuple[int, str, store.CatalogRecord | None]]) -> None:
+        """Apply the catalog stream's records (version, type, record) that the replica
+        does not reflect yet, in order."""
+        for version, type_, record in records:
+            if version <= self._catalog_version:
                 continue
             if record is not None:
-                self._apply(event.type, record)
-            self._catalog_version = event.version
+                self._apply(type_, record)
+            self._catalog_version = version
 
     def _apply(self, type_: str, record: store.CatalogRecord) -> None:
         """One catalog record, applied as every replica applies it: the first of two
@@ -238,16 +275,15 @@ class ClusterClient:
                 self._delete(type_, record.arn)
 
     def _delete(self, type_: str, arn: str) -> None:
-        # The replica's own `delete`s record a change: applying one is `Catalog`'s.
         match type_:
             case "ActivityDeleted":
                 self.activities.delete(arn)
             case "StateMachineDeleted":
-                Catalog.delete(self.catalog, arn)
+                self.catalog.delete(arn)
             case "VersionDeleted":
                 self.catalog.forget_version(arn)
             case "AliasDeleted":
-                Catalog.delete_alias(self.catalog, arn)
+                self.catalog.delete_alias(arn)
 
     def _program(self, definition_id: str, type: str) -> Program:
         """The compiled definition (compiled once per content id)."""
@@ -383,33 +419,6 @@ class ClusterClient:
     def _outbox_grew(self, connection: object, pid: int, name: str, payload: str) -> None:
         self._outbox_changed.set()
         self._outbox_changed = anyio.Event()
-
-    # -- from synchronous catalog operations -------------------------------------------------
-
-    def catch_up_blocking(self) -> None:
-        """`refresh()` for synchronous callers: the calling loop waits."""
-        self._bridge().run(self._catch_up)
-
-    def record_blocking(self, records: Sequence[tuple[str, msgspec.Struct]],
-                        definitions: Sequence[str]) -> None:
-        """Append catalog records (and the definition texts they name) decided on the
-        replica as it is now; the replica has applied them already.
-
-        Raises:
-            ConcurrencyError: another record came first (nothing was appended).
-        """
-        async def write(log: PostgresEventLog) -> None:
-            for text in definitions:
-                await store.record_definition(log, text, self._definitions)
-            await store.append_catalog_records(log, records, expected=self._catalog_version)
-
-        self._bridge().run(write)
-        self._catalog_version += len(records)
-
-    def _bridge(self) -> _Blocking:
-        if self._blocking is None:
-            self._blocking = _Blocking(self._dsn, self._schema)
-        return self._blocking
 
     # -- executions -------------------------------------------------------------------------
 
@@ -614,115 +623,19 @@ class ClusterClient:
                 interval = min(_POLL[1], interval * 2)
 
 
-class SharedCatalog(Catalog):
-    """A client's replica of the catalog stream, changed by the API's catalog operations.
-
-    Those operations do not await (`runtime.api.service` calls the catalog directly), so a
-    change is made here synchronously: the replica is brought up to date, the change applied
-    to it, and the records it amounts to appended to the stream at the version it was
-    decided on, the calling loop waiting for the database meanwhile (`_Blocking`). When
-    another server's record came first, the change is undone and decided again on the newer
-    catalog. So a change is in the database when the operation answers, and every replica
-    applies the same records in the same order. Tags stay with the server that set them.
-    """
-
-    def __init__(self, client: ClusterClient) -> None:
-        super().__init__(region=client.region, account=client.account, clock=client.clock)
-        self._client = client
-        self._changing = False
-
-    def configure(self, arn: str, *, logging: dict[str, JSON] | None = None,
-                  tracing: dict[str, JSON] | None = None) -> StateMachine:
-        machine = self.get(arn)
-        if (machine.logging_configuration, machine.tracing_configuration) == (logging, tracing):
-            return machine  # the usual CreateStateMachine: nothing to record
-        return self._change(lambda: Catalog.configure(self, arn, logging=logging,
-                                                      tracing=tracing))
-
-    def update(self, arn: str, *, definition: str | None = None, role_arn: str | None = None,
-               logging: dict[str, JSON] | None = None, tracing: dict[str, JSON] | None = None
-               ) -> StateMachine:
-        return self._change(lambda: Catalog.update(
-            self, arn, definition=definition, role_arn=role_arn, logging=logging,
-            tracing=tracing))
-
-    def delete(self, arn: str) -> None:
-        self._change(lambda: Catalog.delete(self, arn))
-
-    def publish(self, arn: str, *, revision_id: str | None = None,
-                description: str | None = None) -> StateMachine:
-        return self._change(lambda: Catalog.publish(self, arn, revision_id=revision_id,
-                                                    description=description))
-
-    def delete_version(self, version_arn: str) -> None:
-        self._change(lambda: Catalog.delete_version(self, version_arn))
-
-    def create_alias(self, name: str, routes: Sequence[Route], *,
-                     description: str | None = None) -> Alias:
-        return self._change(lambda: Catalog.create_alias(self, name, routes,
-                                                         description=description))
-
-    def update_alias(self, arn: str, *, routes: Sequence[Route] | None = None,
-                     description: str | None = None) -> Alias:
-        return self._change(lambda: Catalog.update_alias(self, arn, routes=routes,
-                                                         description=description))
-
-    def delete_alias(self, arn: str) -> None:
-        self._change(lambda: Catalog.delete_alias(self, arn))
-
-    def versions(self, arn: str) -> list[StateMachine]:
-        self._fresh()
-        return super().versions(arn)
-
-    def alias(self, arn: str) -> Alias:
-        self._fresh()
-        return super().alias(arn)
-
-    def aliases(self, machine_arn: str) -> list[Alias]:
-        self._fresh()
-        return super().aliases(machine_arn)
-
-    def _fresh(self) -> None:
-        """Up to date with the store: the NOTIFY of a change just made elsewhere may not
-        have been read yet while this loop waits for nothing, and these reads are rare."""
-        if not self._changing:
-            self._client.catch_up_blocking()
-
-    def _change(self, apply: Callable[[], T]) -> T:
-        for _ in range(_CHANGE_ATTEMPTS):
-            self._client.catch_up_blocking()
-            before = self.contents()
-            self._changing = True
-            try:
-                result = apply()
-                records, definitions = catalog_records(before, self.contents(),
-                                                       at=self.clock.now())
-                if records:
-                    self._client.record_blocking(records, definitions)
-                return result
-            except ConcurrencyError:
-                self.restore(before)
-            except BaseException:
-                self.restore(before)
-                raise
-            finally:
-                self._changing = False
-        raise AslError("ConflictException",
-                       "The catalog is being changed concurrently; try again")
-
-
 def catalog_records(before: CatalogContents, after: CatalogContents, *, at: float
-                    ) -> tuple[list[tuple[str, msgspec.Struct]], list[str]]:
+                    ) -> tuple[list[tuple[str, store.CatalogRecord]], list[StateMachine]]:
     """The catalog records that take a replica from `before` to `after` (a change made by
-    one operation), and the definition texts they name."""
-    records: list[tuple[str, msgspec.Struct]] = []
-    definitions: list[str] = []
+    one operation), and the machines and versions whose definitions they name. A machine
+    replaced by an equal one (a configuration set again) is no change."""
+    records: list[tuple[str, store.CatalogRecord]] = []
+    named: list[StateMachine] = []
     deleted = before.machines.keys() - after.machines.keys()
     records += [("StateMachineDeleted", store.DeletionRecord(arn=arn, at=at))
                 for arn in sorted(deleted)]
     for arn, machine in after.machines.items():
-        if arn in before.machines and before.machines[arn] is not machine:
-            definitions.append(machine.definition)
+        if arn in before.machines and before.machines[arn] != machine:
+            named.append(machine)
             records.append(("StateMachineChanged", store.StateMachineChangedRecord(
                 arn=arn, definition_id=store.definition_id(machine.definition),
                 role_arn=machine.role_arn, logging=machine.logging_configuration,
@@ -731,7 +644,7 @@ def catalog_records(before: CatalogContents, after: CatalogContents, *, at: floa
         known = before.versions.get(base, {})
         for number, version in found.items():
             if number not in known:
-                definitions.append(version.definition)
+                named.append(version)
                 records.append(("VersionPublished", store.VersionRecord(
                     arn=version.arn, number=number,
                     definition_id=store.definition_id(version.definition),
@@ -749,42 +662,7 @@ def catalog_records(before: CatalogContents, after: CatalogContents, *, at: floa
     records += [("AliasDeleted", store.DeletionRecord(arn=arn, at=at))
                 for arn, alias in before.aliases.items()
                 if arn not in after.aliases and alias.machine_arn not in deleted]
-    return records, definitions
-
-
-class _Blocking:
-    """A loop on a thread of its own, with its own connections to the event log, where
-    synchronous callers run database work and wait for it (a few milliseconds on a healthy
-    database; `_BLOCKING_TIMEOUT` at most). The caller's loop is blocked meanwhile, which
-    the rare catalog operations can afford; nothing run here may need that loop."""
-
-    def __init__(self, dsn: str, schema: str) -> None:
-        self._dsn = dsn
-        self._schema = schema
-        self._log: PostgresEventLog | None = None
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever,
-                                        name="stepline-catalog", daemon=True)
-        self._thread.start()
-
-    def run(self, work: Callable[[PostgresEventLog], Awaitable[T]]) -> T:
-        future = asyncio.run_coroutine_threadsafe(self._with_log(work), self._loop)
-        return future.result(timeout=_BLOCKING_TIMEOUT)
-
-    async def _with_log(self, work: Callable[[PostgresEventLog], Awaitable[T]]) -> T:
-        if self._log is None:
-            self._log = await PostgresEventLog.open(self._dsn, schema=self._schema,
-                                                    pool_size=1, writers=1)
-        return await work(self._log)
-
-    def close(self) -> None:
-        if self._log is not None:
-            log = self._log
-            asyncio.run_coroutine_threadsafe(log.close(), self._loop).result(
-                timeout=_BLOCKING_TIMEOUT)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join()
-        self._loop.close()
+    return records, named
 
 
 def _execution(row: Any) -> Execution:

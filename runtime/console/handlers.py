@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse, Response
 
 from runtime import events as ev
 from runtime.api.backend import Backend
-from runtime.catalog import Alias, Catalog, StateMachine
+from runtime.catalog import Alias, StateMachine
 from runtime.console.graph import definition_graph, sub_machine
 from runtime.console.locations import placed
 from runtime.console.outcomes import state_outcomes
@@ -60,10 +60,12 @@ class ConsoleApi:
         """The machine (or version) with its machine's versions (newest first) and aliases."""
         backend = self.backend
         machine = await backend.state_machine(_query(request, "arn"))
+        # Read through `change_catalog` (it records nothing) to see every version and alias.
+        versions, aliases = await backend.change_catalog(lambda catalog: (
+            catalog.versions(machine.machine_arn), catalog.aliases(machine.machine_arn)))
         return _ok({**_machine(machine),
-                    "versions": [_machine(v, with_definition=False)
-                                 for v in backend.catalog.versions(machine.machine_arn)],
-                    "aliases": [_alias(a) for a in backend.catalog.aliases(machine.machine_arn)]})
+                    "versions": [_machine(v, with_definition=False) for v in versions],
+                    "aliases": [_alias(a) for a in aliases]})
 
     async def create_state_machine(self, request: Request) -> Response:
         """CreateStateMachine, publishing version 1 when `publish` is true."""
@@ -74,18 +76,19 @@ class ConsoleApi:
             _field(body, "name"), _field(body, "definition"), role_arn=DEFAULT_ROLE_ARN,
             type=body.get("type") or "STANDARD")
         return _ok({"stateMachineArn": arn,
-                    **_published(backend.catalog, arn, publish, description)})
+                    **await _published(backend, arn, publish, description)})
 
     async def update_state_machine(self, request: Request) -> Response:
         """UpdateStateMachine, publishing a version when `publish` is true (the latest one
         again if the definition did not change since it was published)."""
         body = await _body(request)
         publish, description = _publishing(body)
-        catalog = self.backend.catalog
-        machine = catalog.update(_field(body, "stateMachineArn"),
-                                 definition=_field(body, "definition"))
+        backend = self.backend
+        arn, definition = _field(body, "stateMachineArn"), _field(body, "definition")
+        machine = await backend.change_catalog(
+            lambda catalog: catalog.update(arn, definition=definition))
         return _ok({"stateMachineArn": machine.arn, "updateDate": machine.updated,
-                    **_published(catalog, machine.arn, publish, description)})
+                    **await _published(backend, machine.arn, publish, description)})
 
     async def delete_state_machine(self, request: Request) -> Response:
         """DeleteStateMachine: a machine with its versions and aliases, or one version (refused
@@ -98,9 +101,9 @@ class ConsoleApi:
         except AslError:
             return _ok({})
         if machine.version is None:
-            backend.catalog.delete(arn)
+            await backend.change_catalog(lambda catalog: catalog.delete(arn))
         else:
-            backend.catalog.delete_version(arn)
+            await backend.change_catalog(lambda catalog: catalog.delete_version(arn))
         return _ok({})
 
     async def validate(self, request: Request) -> Response:
@@ -304,11 +307,12 @@ def _publishing(body: dict[str, JSON]) -> tuple[bool, str | None]:
     return publish, description
 
 
-def _published(catalog: Catalog, arn: str, publish: bool, description: str | None
-               ) -> dict[str, JSON]:
+async def _published(backend: Backend, arn: str, publish: bool, description: str | None
+                     ) -> dict[str, JSON]:
     if not publish:
         return {}
-    version = catalog.publish(arn, description=description)
+    version = await backend.change_catalog(
+        lambda catalog: catalog.publish(arn, description=description))
     return {"stateMachineVersionArn": version.arn, "version": version.version}
 
 

@@ -69,7 +69,7 @@ async def test_an_update_made_on_one_server_is_served_and_run_by_the_others(
                                                   logging={"level": "ALL"})
     assert (await second.describe_state_machine(machine.arn)).logging_configuration == {
         "level": "ALL"}
-    updated, _ = first.update_state_machine(machine.arn, definition=_passes("new"))
+    updated, _ = await first.update_state_machine(machine.arn, definition=_passes("new"))
     with anyio.fail_after(2):  # eventually consistent, as on AWS (see `_eventually`)
         while (seen := await second.describe_state_machine(machine.arn)).updated is None:
             await anyio.sleep(0.01)
@@ -86,11 +86,12 @@ async def test_versions_run_the_definition_they_were_published_with(
     machine, v1 = await first.create_state_machine("m", _passes(1), role_arn=ROLE,
                                                    publish=True, version_description="one")
     assert v1 is not None and v1.arn == machine.arn + ":1"
-    _, v2 = second.update_state_machine(machine.arn, definition=_passes(2), publish=True)
+    _, v2 = await second.update_state_machine(machine.arn, definition=_passes(2),
+                                              publish=True)
     assert v2 is not None and v2.arn == machine.arn + ":2"
     # Nothing changed since v2: publishing again gives v2 back (AWS).
-    assert first.publish_version(machine.arn).arn == v2.arn
-    listed = first.list_versions(machine.arn, None, None).items
+    assert (await first.publish_version(machine.arn)).arn == v2.arn
+    listed = (await first.list_versions(machine.arn, None, None)).items
     assert [(v.arn, v.description) for v in listed] == [(v2.arn, None), (v1.arn, "one")]
     async with anyio.create_task_group() as group:
         await group.start(Worker(postgres_dsn, schema=schema).run)
@@ -99,8 +100,9 @@ async def test_versions_run_the_definition_they_were_published_with(
         group.cancel_scope.cancel()
     executions = (await second.list_executions(machine.arn, None, None, None)).items
     assert sorted(e.state_machine_arn for e in executions) == [v1.arn, v2.arn]
-    second.delete_version(v1.arn)
-    assert [v.arn for v in first.list_versions(machine.arn, None, None).items] == [v2.arn]
+    await second.delete_version(v1.arn)
+    listed = (await first.list_versions(machine.arn, None, None)).items
+    assert [v.arn for v in listed] == [v2.arn]
     with pytest.raises(AslError) as raised:
         await first.describe_state_machine(v1.arn)
     assert raised.value.code == "StateMachineDoesNotExist"
@@ -110,28 +112,30 @@ async def test_aliases_are_shared_and_route_executions_to_their_version(
         postgres_dsn: str, schema: str, first: StepFunctions, second: StepFunctions) -> None:
     machine, v1 = await first.create_state_machine("m", _passes(1), role_arn=ROLE,
                                                    publish=True)
-    _, v2 = first.update_state_machine(machine.arn, definition=_passes(2), publish=True)
+    _, v2 = await first.update_state_machine(machine.arn, definition=_passes(2),
+                                             publish=True)
     assert v1 is not None and v2 is not None
-    alias = first.create_alias("live", [Route(version_arn=v1.arn, weight=100)],
-                               description="current")
-    seen = second.alias(alias.arn)
+    alias = await first.create_alias("live", [Route(version_arn=v1.arn, weight=100)],
+                                     description="current")
+    seen = await second.alias(alias.arn)
     assert (seen.routes, seen.description, seen.created) == (
         alias.routes, "current", alias.created)
-    assert [a.arn for a in second.list_aliases(machine.arn, None, None).items] == [alias.arn]
+    aliases = (await second.list_aliases(machine.arn, None, None)).items
+    assert [a.arn for a in aliases] == [alias.arn]
     with pytest.raises(AslError) as raised:
-        second.delete_version(v1.arn)
+        await second.delete_version(v1.arn)
     assert raised.value.code == "ConflictException"
     async with anyio.create_task_group() as group:
         await group.start(Worker(postgres_dsn, schema=schema).run)
         assert await _run(second, alias.arn) == 1
-        second.update_alias(alias.arn, routes=[Route(version_arn=v2.arn, weight=100)])
-        assert first.alias(alias.arn).routes == (Route(version_arn=v2.arn, weight=100),)
+        await second.update_alias(alias.arn, routes=[Route(version_arn=v2.arn, weight=100)])
+        assert (await first.alias(alias.arn)).routes == (Route(version_arn=v2.arn, weight=100),)
         assert await _run(first, alias.arn) == 2
         group.cancel_scope.cancel()
-    first.delete_alias(alias.arn)
-    assert second.list_aliases(machine.arn, None, None).items == []
+    await first.delete_alias(alias.arn)
+    assert (await second.list_aliases(machine.arn, None, None)).items == []
     with pytest.raises(AslError) as raised:
-        second.alias(alias.arn)
+        await second.alias(alias.arn)
     assert raised.value.code == "ResourceNotFound"
 
 
@@ -140,8 +144,8 @@ async def test_deleting_a_machine_deletes_its_versions_and_aliases_everywhere(
     machine, v1 = await first.create_state_machine("m", _passes(1), role_arn=ROLE,
                                                    publish=True)
     assert v1 is not None
-    first.create_alias("live", [Route(version_arn=v1.arn, weight=100)])
-    second.delete_state_machine(machine.arn)
+    await first.create_alias("live", [Route(version_arn=v1.arn, weight=100)])
+    await second.delete_state_machine(machine.arn)
     for arn in (machine.arn, v1.arn):
         with pytest.raises(AslError) as raised:
             await _eventually(lambda arn=arn: first.describe_state_machine(arn))
@@ -152,8 +156,8 @@ async def test_deleting_a_machine_deletes_its_versions_and_aliases_everywhere(
     again, version = await first.create_state_machine("m", _passes(3), role_arn=ROLE,
                                                       publish=True)
     assert version is not None and version.arn == again.arn + ":1"
-    assert [v.definition for v in second.list_versions(again.arn, None, None).items] == [
-        _passes(3)]
+    listed = (await second.list_versions(again.arn, None, None)).items
+    assert [v.definition for v in listed] == [_passes(3)]
 
 
 async def test_a_change_decided_on_a_stale_catalog_is_decided_again(
@@ -161,23 +165,23 @@ async def test_a_change_decided_on_a_stale_catalog_is_decided_again(
     """Two servers publishing at once: the one whose record came second publishes again on
     the newer catalog, so the numbers stay distinct."""
     machine, _ = await first.create_state_machine("m", _passes(1), role_arn=ROLE)
-    second.list_versions(machine.arn, None, None)  # its replica is at this point
-    assert first.publish_version(machine.arn).arn == machine.arn + ":1"
-    second.update_state_machine(machine.arn, definition=_passes(2))
+    await second.list_versions(machine.arn, None, None)  # its replica is at this point
+    assert (await first.publish_version(machine.arn)).arn == machine.arn + ":1"
+    await second.update_state_machine(machine.arn, definition=_passes(2))
     client = second.backend.client  # type: ignore[attr-defined]
-    catch_up = client.catch_up_blocking
+    refresh = client.refresh
     skipped: list[bool] = []
 
-    def late_catch_up() -> None:
+    async def late_refresh() -> None:
         if not skipped:  # the first look misses the newest record, as in a race
             skipped.append(True)
             return
-        catch_up()
+        await refresh()
 
-    first.update_state_machine(machine.arn, definition=_passes(3))
-    monkeypatch.setattr(client, "catch_up_blocking", late_catch_up)
-    published = second.publish_version(machine.arn)
+    await first.update_state_machine(machine.arn, definition=_passes(3))
+    monkeypatch.setattr(client, "refresh", late_refresh)
+    published = await second.publish_version(machine.arn)
     assert skipped and published.arn == machine.arn + ":2"
     assert json.loads(published.definition)["States"]["P"]["Result"] == 3
-    assert [v.arn for v in first.list_versions(machine.arn, None, None).items] == [
+    assert [v.arn for v in (await first.list_versions(machine.arn, None, None)).items] == [
         machine.arn + ":2", machine.arn + ":1"]
