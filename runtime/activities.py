@@ -53,6 +53,9 @@ class Activities:
             raise AslError("ActivityDoesNotExist", f"Activity Does Not Exist: '{arn}'")
         return found
 
+    def exists(self, arn: str) -> bool:
+        return arn in self._activities
+
     def list(self) -> list[Activity]:
         return sorted(self._activities.values(), key=lambda a: a.created)
 
@@ -61,8 +64,8 @@ class Activities:
         self._queues.pop(arn, None)
 
     def offer(self, arn: str, task: ActivityTask) -> None:
-        """Queue a task for `arn` (tasks for an activity nobody created wait all the same,
-        as AWS lets a state machine name an activity created later)."""
+        """Queue a task for `arn` (a Task naming an activity that does not exist fails its
+        execution before any offer: see `reducers.task`)."""
         self._queues.setdefault(arn, deque()).append(task)
         self._arrived.setdefault(arn, anyio.Event()).set()
 

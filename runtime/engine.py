@@ -301,7 +301,8 @@ class Runtime:
                               event_log=self.event_log, run_effect=self._run_effect,
                               on_finished=self._on_finished, activity=self.timers,
                               after_turn=self._snapshot, metrics=self.metrics,
-                              execution_log=self._execution_log(state.state_machine_arn))
+                              execution_log=self._execution_log(state.state_machine_arn),
+                              known_activity=self.activities.exists)
 
     def _execution_log(self, state_machine_arn: str) -> ExecutionLogWriter | None:
         """The writer of the machine's loggingConfiguration (none for a machine deleted
@@ -711,6 +712,14 @@ class Runtime:
                                       store.ActivityRecord(arn=activity.arn, name=activity.name,
                                                            created=activity.created))
         return activity.arn
+
+    async def delete_activity(self, activity_arn: str) -> None:
+        """DeleteActivity (recorded, so a resumed runtime does not bring it back)."""
+        if self.activities.exists(activity_arn):
+            self.activities.delete(activity_arn)
+            await store.append_record(self.event_log, store.CATALOG_STREAM, "ActivityDeleted",
+                                      store.DeletionRecord(arn=activity_arn,
+                                                           at=self.clock.now()))
 
     async def get_activity_task(self, activity_arn: str, *, worker_name: str | None = None,
                                 timeout: float = 60.0) -> tuple[str, JSON] | None:

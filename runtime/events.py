@@ -224,6 +224,8 @@ class MessageDetails(_Details, frozen=True):
     (CallbackHeld)."""
 
     message: Message
+    #: Activities the turn found missing (so a replay decides it the same way).
+    unknown_activities: tuple[str, ...] = ()
 
 
 class ExecutionRedrivenDetails(_Details, frozen=True):

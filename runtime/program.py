@@ -252,11 +252,13 @@ class Program:
     """Every (sub)machine of a definition, keyed by its path: "" is the top level,
     "Outer/2" the third branch of Parallel state Outer, "Outer/Inner" Map Inner's processor."""
 
-    __slots__ = ("machines", "timeout_seconds")
+    __slots__ = ("activities", "machines", "timeout_seconds")
 
     def __init__(self, machines: dict[str, CompiledMachine], timeout_seconds: int | None) -> None:
         self.machines = machines
         self.timeout_seconds = timeout_seconds
+        #: The activity ARNs its Task states name (see `program_activities`).
+        self.activities: frozenset[str] | None = None
 
 
 ROOT: Final = ""
@@ -547,3 +549,19 @@ def _compact(value: JSON) -> str:
     import msgspec
 
     return msgspec.json.encode(value).decode()
+
+
+def program_activities(program: Program) -> frozenset[str]:
+    """The activity ARNs the definition's Task states name."""
+    found = program.activities
+    if found is None:
+        found = program.activities = frozenset(
+            node.resource for machine in program.machines.values()
+            for node in machine.states.values()
+            if isinstance(node, TaskNode) and is_activity_arn(node.resource))
+    return found
+
+
+def is_activity_arn(resource: str) -> bool:
+    parts = resource.split(":")
+    return len(parts) == 7 and parts[2] == "states" and parts[5] == "activity"

@@ -15,7 +15,7 @@ Rules:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Final
 
 import msgspec
@@ -98,7 +98,8 @@ def replay(program: Program, events: Sequence[ev.HistoryEvent], *, state: Execut
     for start, end in _turns(events):
         recorded = events[start:end]
         message = _message(recorded[0])
-        decision = decide(program, current, message)
+        decision = decide(program, current, message,
+                          known_activity=_known_as_recorded(recorded[0]))
         offset = _first_difference(recorded, decision.events)
         if offset is not None:
             return ReplayResult(state=current, divergence=_divergence(
@@ -138,6 +139,13 @@ def _turns(events: Sequence[ev.HistoryEvent]) -> list[tuple[int, int]]:
 def _message(event: ev.HistoryEvent) -> Message:
     assert isinstance(event.details, ev.MessageDetails)
     return event.details.message
+
+
+def _known_as_recorded(event: ev.HistoryEvent) -> Callable[[str], bool]:
+    """The activities the recorded turn found missing are missing in the replay too."""
+    assert isinstance(event.details, ev.MessageDetails)
+    unknown = frozenset(event.details.unknown_activities)
+    return lambda activity_arn: activity_arn not in unknown
 
 
 def _first_difference(recorded: Sequence[ev.HistoryEvent],

@@ -52,6 +52,7 @@ class DeletionRecord(msgspec.Struct, frozen=True, kw_only=True):
 
 _definition_decoder = msgspec.msgpack.Decoder(DefinitionRecord)
 _activity_decoder = msgspec.msgpack.Decoder(ActivityRecord)
+_deletion_decoder = msgspec.msgpack.Decoder(DeletionRecord)
 _machine_decoder = msgspec.msgpack.Decoder(StateMachineRecord)
 _encode = msgspec.msgpack.encode
 
@@ -110,8 +111,15 @@ async def load_state_machines(log: EventLog) -> list[StateMachineRecord]:
 
 
 async def load_activities(log: EventLog) -> list[ActivityRecord]:
-    return [_activity_decoder.decode(e.data) for e in await log.read(CATALOG_STREAM)
-            if e.type == "ActivityCreated"]
+    """The activities that exist: created, and not deleted since."""
+    live: dict[str, ActivityRecord] = {}
+    for event in await log.read(CATALOG_STREAM):
+        if event.type == "ActivityCreated":
+            created = _activity_decoder.decode(event.data)
+            live[created.arn] = created
+        elif event.type == "ActivityDeleted":
+            live.pop(_deletion_decoder.decode(event.data).arn, None)
+    return list(live.values())
 
 
 class StateMachineChangedRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -143,7 +151,6 @@ class VersionRecord(msgspec.Struct, frozen=True, kw_only=True):
 CatalogRecord = (StateMachineRecord | ActivityRecord | DeletionRecord
                  | StateMachineChangedRecord | VersionRecord | Alias)
 
-_deletion_decoder = msgspec.msgpack.Decoder(DeletionRecord)
 _CATALOG_DECODERS: Final[dict[str, msgspec.msgpack.Decoder[Any]]] = {
     "StateMachineCreated": _machine_decoder,
     "ActivityCreated": _activity_decoder,

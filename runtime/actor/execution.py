@@ -44,7 +44,8 @@ class ExecutionActor:
                  on_finished: Callable[[ExecutionActor], Awaitable[None]],
                  activity: Activity, metrics: Metrics,
                  after_turn: Callable[[ExecutionActor, int], Awaitable[None]] | None = None,
-                 execution_log: ExecutionLogWriter | None = None) -> None:
+                 execution_log: ExecutionLogWriter | None = None,
+                 known_activity: Callable[[str], bool] = lambda activity_arn: True) -> None:
         self.program = program
         self.state = state
         self.history = history
@@ -56,6 +57,8 @@ class ExecutionActor:
         self.metrics = metrics
         #: Writes the state machine's execution logs; None when its logging is OFF.
         self.execution_log = execution_log
+        #: Whether an activity exists (a Task naming a missing one fails the execution).
+        self.known_activity = known_activity
         self.finished = anyio.Event()
         send, receive = anyio.create_memory_object_stream[Message](max_buffer_size=float("inf"))
         self._send: MemoryObjectSendStream[Message] = send
@@ -88,7 +91,8 @@ class ExecutionActor:
         await self.on_finished(self)
 
     async def handle(self, message: Message) -> None:
-        decision = decide(self.program, self.state, message)
+        decision = decide(self.program, self.state, message,
+                          known_activity=self.known_activity)
         before = self.state.version
         if decision.events:
             started = perf_counter()

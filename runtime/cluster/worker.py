@@ -75,7 +75,7 @@ from runtime.log.postgres import PostgresEventLog, PostgresSnapshotStore
 from runtime.messages import Message, TaskCallback
 from runtime.model.machine import decode_machine
 from runtime.model.validate import parse_definition
-from runtime.program import Program, compile_program
+from runtime.program import Program, compile_program, program_activities
 from runtime.reducers import decide
 from runtime.state import ExecutionState, new_state, project
 from runtime.tokens import read_token
@@ -87,6 +87,9 @@ log = structlog.get_logger("stepline.cluster")
 _TRANSIENT: Final = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 _state_decoder: Final = msgspec.msgpack.Decoder(ExecutionState)
 
+
+#: How long a worker trusts its copy of the activities (seconds).
+_ACTIVITIES_FRESH: Final = 5.0
 
 #: Executions whose state a worker keeps in memory between steps.
 _STATE_CACHE: Final = 10_000
@@ -190,6 +193,9 @@ class Worker:
         #: Execution ARN -> its state after this worker's last commit of it.
         self._states: dict[str, ExecutionState] = {}
         self._programs: dict[str, Program] = {}
+        #: The activities that exist, as last read from the catalog, and when.
+        self._activities: set[str] = set()
+        self._activities_read = 0.0
         #: Executions being stepped and outbox rows being run: their leases are renewed.
         self._stepping: set[str] = set()
         self._running: set[int] = set()
@@ -332,10 +338,11 @@ class Worker:
         try:
             program = await self._program(claim.definition_id)
             state = await self._state(claim)
+            known_activity = await self._known_activities(program)
             events: list[ev.HistoryEvent] = []
             effects: list[Effect] = []
             for message in claim.messages:
-                decision = decide(program, state, message)
+                decision = decide(program, state, message, known_activity=known_activity)
                 events.extend(decision.events)
                 effects.extend(decision.effects)
                 state = decision.state
@@ -423,6 +430,18 @@ class Worker:
             program = compile_program(decode_machine(parse_definition(text)))
             self._programs[definition_id] = program
         return program
+
+    async def _known_activities(self, program: Program) -> Callable[[str], bool]:
+        """Which activities exist, for a program that names some: read again from the
+        catalog when one is missing here or the copy is a few seconds old (an activity
+        created or deleted through any server)."""
+        named = program_activities(program)
+        if named and (not named <= self._activities
+                      or self.clock.now() - self._activities_read > _ACTIVITIES_FRESH):
+            assert self._log is not None
+            self._activities = {a.arn for a in await store.load_activities(self._log)}
+            self._activities_read = self.clock.now()
+        return self._activities.__contains__
 
     async def _state(self, claim: _Claim) -> ExecutionState:
         cached = self._states.get(claim.arn)

@@ -7,6 +7,8 @@ definition or data become events (ExecutionFailed, TaskFailed, ...), never excep
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import msgspec
 
 from runtime import errors
@@ -47,9 +49,11 @@ class Decision(msgspec.Struct, frozen=True):
     state: ExecutionState
 
 
-def decide(program: Program, state: ExecutionState, message: Message) -> Decision:
-    """Every non-empty decision starts with a `MessageReceived` event recording `message`."""
-    turn = Turn(program, state, message.at)
+def decide(program: Program, state: ExecutionState, message: Message, *,
+           known_activity: Callable[[str], bool] = lambda activity_arn: True) -> Decision:
+    """Every non-empty decision starts with a `MessageReceived` event recording `message`
+    (and the activities `known_activity` said do not exist, if a Task state named one)."""
+    turn = Turn(program, state, message.at, known_activity)
     if isinstance(message, RedriveExecution) and state.status == "SUCCEEDED" \
             and message.parent_key and state.parent_arn:
         return Decision((), (_report_success(state, message),), state)
@@ -60,6 +64,10 @@ def decide(program: Program, state: ExecutionState, message: Message) -> Decisio
         if len(turn.events) == 1:  # nothing waited for this message: leave no trace
             return Decision((), (), state)
         turn.run()
+        if turn.unknown_activities:
+            received = turn.events[0]
+            turn.events[0] = msgspec.structs.replace(received, details=ev.MessageDetails(
+                message=message, unknown_activities=tuple(turn.unknown_activities)))
     return Decision(tuple(turn.events), tuple(turn.effects), turn.work)
 
 

@@ -14,7 +14,7 @@ from runtime import events as ev
 from runtime.dataflow.scope import JSON
 from runtime.effects import StartTimer, WatchExecution
 from runtime.errors import StatesError
-from runtime.program import TaskNode
+from runtime.program import TaskNode, is_activity_arn
 from runtime.reducers.recovery import handle_error
 from runtime.reducers.turn import HEARTBEAT_SUFFIX, Turn, effects_for, too_large
 from runtime.state import Waiting
@@ -40,11 +40,6 @@ def resource_parts(resource: str) -> tuple[str, str, str]:
     return "stepline", resource, DEFAULT_REGION
 
 
-def is_activity(resource: str) -> bool:
-    parts = resource.split(":")
-    return len(parts) == 7 and parts[2] == "states" and parts[5] == "activity"
-
-
 def is_callback(resource: str) -> bool:
     return resource.endswith(CALLBACK_SUFFIXES)
 
@@ -64,7 +59,7 @@ def _family(node: TaskNode, waiting: Waiting) -> str:
 def run_task(turn: Turn, frame_id: str, node: TaskNode) -> None:
     """Schedule the task (also on every retry)."""
     frame = turn.frame(frame_id)
-    activity = is_activity(node.resource)
+    activity = is_activity_arn(node.resource)
     # The token names the waiting the scheduling event is about to open (its id is next).
     token = make_token(turn.work.execution_arn, f"{frame_id}@{turn.work.last_event_id + 1}") \
         if activity or is_callback(node.resource) else ""
@@ -78,6 +73,11 @@ def run_task(turn: Turn, frame_id: str, node: TaskNode) -> None:
         return
     timeout_s = int(timeout) if timeout is not None else None
     heartbeat_s = int(heartbeat) if heartbeat is not None else None
+    if activity and not turn.activity_exists(node.resource):
+        # AWS: no ActivityScheduled; the execution fails (States.Runtime).
+        turn.fail_state(frame_id, node, StatesError(
+            errors.RUNTIME, f"The activity {node.resource} does not exist."))
+        return
     if activity:
         turn.emit("ActivityScheduled", frame_id, ev.ActivityScheduledDetails(
             resource=node.resource, input=parameters, timeout_in_seconds=timeout_s,

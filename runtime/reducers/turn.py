@@ -8,6 +8,7 @@ with `state.apply`, the same function replay uses, so a replayed state equals th
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -50,16 +51,29 @@ def arn_name(arn: str) -> str:
 
 
 class Turn:
-    __slots__ = ("at", "effects", "events", "program", "queue", "work")
+    __slots__ = ("at", "effects", "events", "known_activity", "program", "queue",
+                 "unknown_activities", "work")
 
-    def __init__(self, program: Program, state: ExecutionState, at: float) -> None:
+    def __init__(self, program: Program, state: ExecutionState, at: float,
+                 known_activity: Callable[[str], bool] = lambda activity_arn: True) -> None:
         self.program = program
         self.work = begin_turn(state)
         self.at = at
+        self.known_activity = known_activity
         self.events: list[ev.HistoryEvent] = []
         self.effects: list[Effect] = []
         #: States to enter: (frame id, state name, input).
         self.queue: deque[tuple[str, str, JSON]] = deque()
+        #: Activities asked about that do not exist (recorded with the turn's message).
+        self.unknown_activities: list[str] = []
+
+    def activity_exists(self, activity_arn: str) -> bool:
+        """Whether the activity exists now: the one fact a reducer takes from outside the
+        message; the turn records each miss, so a replay gets the same answer."""
+        if self.known_activity(activity_arn):
+            return True
+        self.unknown_activities.append(activity_arn)
+        return False
 
     # -- events ---------------------------------------------------------------------------
 

@@ -161,3 +161,21 @@ async def test_polling_an_unknown_activity_is_refused_as_aws_does(
         await client.get_activity_task(
             "arn:aws:states:us-east-1:123456789012:activity:nobody", timeout=0.05)
     assert raised.value.code == "ActivityDoesNotExist"
+
+
+async def test_a_task_naming_a_missing_activity_fails_its_execution(
+        postgres_dsn: str, schema: str, client: ClusterClient) -> None:
+    """AWS fails the execution with States.Runtime and no ActivityScheduled
+    (conformance: activities/test_activity_task_on_deleted)."""
+    missing = "arn:aws:states:us-east-1:123456789012:activity:never-created"
+    machine = await client.create_state_machine("UsesMissing", _activity_task(missing))
+    async with anyio.create_task_group() as group:
+        await group.start(Worker(postgres_dsn, schema=schema).run)
+        arn = await client.start_execution(machine, {})
+        done = await client.wait(arn, timeout=30)
+        group.cancel_scope.cancel()
+    assert (done.status, done.error) == ("FAILED", "States.Runtime")
+    assert done.cause is not None and done.cause.endswith(f"The activity {missing} does not exist.")
+    history = await client.get_execution_history(arn)
+    assert [e["type"] for e in history] == ["ExecutionStarted", "TaskStateEntered",
+                                            "ExecutionFailed"]
