@@ -209,7 +209,7 @@ class RuntimeBackend:
         return self.runtime.activities.list()
 
     async def delete_activity(self, arn: str) -> None:
-        self.runtime.activities.delete(arn)
+        await self.runtime.delete_activity(arn)
 
     async def get_activity_task(self, arn: str, *, worker_name: str | None,
                                 timeout: float) -> tuple[str, JSON] | None:
