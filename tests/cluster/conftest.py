@@ -1,5 +1,5 @@
 """Fixtures of the cluster tests: a fresh schema per test on the session's PostgreSQL server,
-and a client on it."""
+a client on it, and two API services on it (two servers sharing the database)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from runtime.api.backend import ClusterBackend
+from runtime.api.service import StepFunctions
 from runtime.cluster import ClusterClient
 from tests.postgres.fixtures import postgres_dsn as postgres_dsn
 from tests.postgres.fixtures import schema_for
@@ -22,3 +24,17 @@ def schema(tmp_path: Path) -> str:
 async def client(postgres_dsn: str, schema: str) -> AsyncIterator[ClusterClient]:
     async with await ClusterClient.open(postgres_dsn, schema=schema) as opened:
         yield opened
+
+
+@pytest.fixture
+async def first(postgres_dsn: str, schema: str) -> AsyncIterator[StepFunctions]:
+    """An API server's service on the database."""
+    async with await ClusterClient.open(postgres_dsn, schema=schema) as client:
+        yield StepFunctions(ClusterBackend(client))
+
+
+@pytest.fixture
+async def second(postgres_dsn: str, schema: str) -> AsyncIterator[StepFunctions]:
+    """Another API server on the same database."""
+    async with await ClusterClient.open(postgres_dsn, schema=schema) as client:
+        yield StepFunctions(ClusterBackend(client))

@@ -4,46 +4,20 @@ one API server are recorded in the store, seen by every other server, and run by
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
 import pytest
 
-from runtime.api.backend import ClusterBackend
 from runtime.api.service import StepFunctions
 from runtime.catalog import Route
-from runtime.cluster import ClusterClient, Worker
+from runtime.cluster import Worker
 from runtime.errors import AslError
-from tests.postgres.fixtures import postgres_dsn as postgres_dsn
-from tests.postgres.fixtures import schema_for
+from tests.cluster.workloads import passes_machine
 
 pytestmark = pytest.mark.anyio
 ROLE = "arn:aws:iam::123456789012:role/test"
-
-
-@pytest.fixture
-def schema(tmp_path: Path) -> str:
-    return schema_for(str(tmp_path))
-
-
-@pytest.fixture
-async def first(postgres_dsn: str, schema: str) -> AsyncIterator[StepFunctions]:
-    async with await ClusterClient.open(postgres_dsn, schema=schema) as client:
-        yield StepFunctions(ClusterBackend(client))
-
-
-@pytest.fixture
-async def second(postgres_dsn: str, schema: str) -> AsyncIterator[StepFunctions]:
-    """Another API server on the same database."""
-    async with await ClusterClient.open(postgres_dsn, schema=schema) as client:
-        yield StepFunctions(ClusterBackend(client))
-
-
-def _passes(result: Any) -> str:
-    return json.dumps({"StartAt": "P", "States": {"P": {
-        "Type": "Pass", "Result": result, "End": True}}})
 
 
 async def _eventually(read: Callable[[], Awaitable[Any]]) -> Any:
@@ -65,11 +39,11 @@ async def _run(api: StepFunctions, arn: str) -> Any:
 
 async def test_an_update_made_on_one_server_is_served_and_run_by_the_others(
         postgres_dsn: str, schema: str, first: StepFunctions, second: StepFunctions) -> None:
-    machine, _ = await first.create_state_machine("m", _passes("old"), role_arn=ROLE,
+    machine, _ = await first.create_state_machine("m", passes_machine("old"), role_arn=ROLE,
                                                   logging={"level": "ALL"})
     assert (await second.describe_state_machine(machine.arn)).logging_configuration == {
         "level": "ALL"}
-    updated, _ = await first.update_state_machine(machine.arn, definition=_passes("new"))
+    updated, _ = await first.update_state_machine(machine.arn, definition=passes_machine("new"))
     with anyio.fail_after(2):  # eventually consistent, as on AWS (see `_eventually`)
         while (seen := await second.describe_state_machine(machine.arn)).updated is None:
             await anyio.sleep(0.01)
@@ -83,10 +57,10 @@ async def test_an_update_made_on_one_server_is_served_and_run_by_the_others(
 
 async def test_versions_run_the_definition_they_were_published_with(
         postgres_dsn: str, schema: str, first: StepFunctions, second: StepFunctions) -> None:
-    machine, v1 = await first.create_state_machine("m", _passes(1), role_arn=ROLE,
+    machine, v1 = await first.create_state_machine("m", passes_machine(1), role_arn=ROLE,
                                                    publish=True, version_description="one")
     assert v1 is not None and v1.arn == machine.arn + ":1"
-    _, v2 = await second.update_state_machine(machine.arn, definition=_passes(2),
+    _, v2 = await second.update_state_machine(machine.arn, definition=passes_machine(2),
                                               publish=True)
     assert v2 is not None and v2.arn == machine.arn + ":2"
     # Nothing changed since v2: publishing again gives v2 back (AWS).
@@ -110,9 +84,9 @@ async def test_versions_run_the_definition_they_were_published_with(
 
 async def test_aliases_are_shared_and_route_executions_to_their_version(
         postgres_dsn: str, schema: str, first: StepFunctions, second: StepFunctions) -> None:
-    machine, v1 = await first.create_state_machine("m", _passes(1), role_arn=ROLE,
+    machine, v1 = await first.create_state_machine("m", passes_machine(1), role_arn=ROLE,
                                                    publish=True)
-    _, v2 = await first.update_state_machine(machine.arn, definition=_passes(2),
+    _, v2 = await first.update_state_machine(machine.arn, definition=passes_machine(2),
                                              publish=True)
     assert v1 is not None and v2 is not None
     alias = await first.create_alias("live", [Route(version_arn=v1.arn, weight=100)],
@@ -141,7 +115,7 @@ async def test_aliases_are_shared_and_route_executions_to_their_version(
 
 async def test_deleting_a_machine_deletes_its_versions_and_aliases_everywhere(
         first: StepFunctions, second: StepFunctions) -> None:
-    machine, v1 = await first.create_state_machine("m", _passes(1), role_arn=ROLE,
+    machine, v1 = await first.create_state_machine("m", passes_machine(1), role_arn=ROLE,
                                                    publish=True)
     assert v1 is not None
     await first.create_alias("live", [Route(version_arn=v1.arn, weight=100)])
@@ -153,21 +127,21 @@ async def test_deleting_a_machine_deletes_its_versions_and_aliases_everywhere(
     assert await first.list_state_machines(None, None) == await second.list_state_machines(
         None, None)
     # The name is free again: a new machine, whose versions count from 1 on every server.
-    again, version = await first.create_state_machine("m", _passes(3), role_arn=ROLE,
+    again, version = await first.create_state_machine("m", passes_machine(3), role_arn=ROLE,
                                                       publish=True)
     assert version is not None and version.arn == again.arn + ":1"
     listed = (await second.list_versions(again.arn, None, None)).items
-    assert [v.definition for v in listed] == [_passes(3)]
+    assert [v.definition for v in listed] == [passes_machine(3)]
 
 
 async def test_a_change_decided_on_a_stale_catalog_is_decided_again(
         first: StepFunctions, second: StepFunctions, monkeypatch: pytest.MonkeyPatch) -> None:
     """Two servers publishing at once: the one whose record came second publishes again on
     the newer catalog, so the numbers stay distinct."""
-    machine, _ = await first.create_state_machine("m", _passes(1), role_arn=ROLE)
+    machine, _ = await first.create_state_machine("m", passes_machine(1), role_arn=ROLE)
     await second.list_versions(machine.arn, None, None)  # its replica is at this point
     assert (await first.publish_version(machine.arn)).arn == machine.arn + ":1"
-    await second.update_state_machine(machine.arn, definition=_passes(2))
+    await second.update_state_machine(machine.arn, definition=passes_machine(2))
     client = second.backend.client  # type: ignore[attr-defined]
     refresh = client.refresh
     skipped: list[bool] = []
@@ -178,7 +152,7 @@ async def test_a_change_decided_on_a_stale_catalog_is_decided_again(
             return
         await refresh()
 
-    await first.update_state_machine(machine.arn, definition=_passes(3))
+    await first.update_state_machine(machine.arn, definition=passes_machine(3))
     monkeypatch.setattr(client, "refresh", late_refresh)
     published = await second.publish_version(machine.arn)
     assert skipped and published.arn == machine.arn + ":2"

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -19,34 +17,10 @@ from runtime.api.backend import ClusterBackend
 from runtime.api.service import StepFunctions
 from runtime.cluster import ClusterClient
 from runtime.log.pg_schema import quote_schema
-from tests.postgres.fixtures import postgres_dsn as postgres_dsn
-from tests.postgres.fixtures import schema_for
+from tests.cluster.workloads import passes_machine
 
 pytestmark = pytest.mark.anyio
 ROLE = "arn:aws:iam::123456789012:role/test"
-
-
-@pytest.fixture
-def schema(tmp_path: Path) -> str:
-    return schema_for(str(tmp_path))
-
-
-@pytest.fixture
-async def first(postgres_dsn: str, schema: str) -> AsyncIterator[StepFunctions]:
-    async with await ClusterClient.open(postgres_dsn, schema=schema) as client:
-        yield StepFunctions(ClusterBackend(client))
-
-
-@pytest.fixture
-async def second(postgres_dsn: str, schema: str) -> AsyncIterator[StepFunctions]:
-    """Another API server on the same database."""
-    async with await ClusterClient.open(postgres_dsn, schema=schema) as client:
-        yield StepFunctions(ClusterBackend(client))
-
-
-def _passes(result: Any) -> str:
-    return json.dumps({"StartAt": "P", "States": {"P": {
-        "Type": "Pass", "Result": result, "End": True}}})
 
 
 def _client(api: StepFunctions) -> ClusterClient:
@@ -57,7 +31,7 @@ def _client(api: StepFunctions) -> ClusterClient:
 
 async def test_other_tasks_run_while_an_update_waits_for_the_database(
         postgres_dsn: str, schema: str, first: StepFunctions) -> None:
-    machine, _ = await first.create_state_machine("m", _passes("old"), role_arn=ROLE)
+    machine, _ = await first.create_state_machine("m", passes_machine("old"), role_arn=ROLE)
     blocker = await asyncpg.connect(postgres_dsn)
     try:
         # Another transaction holds the catalog stream's row: the update's append waits.
@@ -69,7 +43,7 @@ async def test_other_tasks_run_while_an_update_waits_for_the_database(
 
         async def update() -> None:
             updated.append(await first.update_state_machine(machine.arn,
-                                                            definition=_passes("new")))
+                                                            definition=passes_machine("new")))
 
         with anyio.fail_after(10):
             async with anyio.create_task_group() as group:
@@ -84,17 +58,17 @@ async def test_other_tasks_run_while_an_update_waits_for_the_database(
         await blocker.close()
     (machine_now, _), = updated
     assert json.loads(machine_now.definition)["States"]["P"]["Result"] == "new"
-    assert (await first.describe_state_machine(machine.arn)).definition == _passes("new")
+    assert (await first.describe_state_machine(machine.arn)).definition == passes_machine("new")
     assert not [t for t in threading.enumerate() if t.name == "stepline-catalog"]
 
 
 async def test_concurrent_publishes_on_two_servers_get_distinct_numbers(
         first: StepFunctions, second: StepFunctions) -> None:
-    machine, _ = await first.create_state_machine("m", _passes(0), role_arn=ROLE)
+    machine, _ = await first.create_state_machine("m", passes_machine(0), role_arn=ROLE)
     published: list[str] = []
 
     async def update_and_publish(api: StepFunctions, result: int) -> None:
-        _, version = await api.update_state_machine(machine.arn, definition=_passes(result),
+        _, version = await api.update_state_machine(machine.arn, definition=passes_machine(result),
                                                     publish=True)
         assert version is not None
         published.append(version.arn)
@@ -110,12 +84,12 @@ async def test_concurrent_publishes_on_two_servers_get_distinct_numbers(
     assert len(numbers) == len(set(numbers))
     # Each version holds a definition one of the updates recorded, the same on both servers.
     assert [v.definition for v in listed[0]] == [v.definition for v in listed[1]]
-    assert {v.definition for v in listed[0]} <= {_passes(result) for result in range(1, 7)}
+    assert {v.definition for v in listed[0]} <= {passes_machine(result) for result in range(1, 7)}
 
 
 async def test_a_change_that_fails_leaves_the_catalog_and_the_store_as_they_were(
         first: StepFunctions) -> None:
-    machine, version = await first.create_state_machine("m", _passes(1), role_arn=ROLE,
+    machine, version = await first.create_state_machine("m", passes_machine(1), role_arn=ROLE,
                                                         publish=True)
     assert version is not None
     client = _client(first)
@@ -133,13 +107,13 @@ async def test_a_change_that_fails_leaves_the_catalog_and_the_store_as_they_were
 
 
 async def test_a_read_through_change_catalog_records_nothing(first: StepFunctions) -> None:
-    machine, _ = await first.create_state_machine("m", _passes(1), role_arn=ROLE,
+    machine, _ = await first.create_state_machine("m", passes_machine(1), role_arn=ROLE,
                                                   logging={"level": "ALL"})
     client = _client(first)
     stream_version = await client.log.version(store.CATALOG_STREAM)
     assert (await first.list_versions(machine.arn, None, None)).items == []
     # CreateStateMachine again, with the same configuration: nothing changed, nothing recorded.
-    again, _ = await first.create_state_machine("m", _passes(1), role_arn=ROLE,
+    again, _ = await first.create_state_machine("m", passes_machine(1), role_arn=ROLE,
                                                 logging={"level": "ALL"})
     assert again.logging_configuration == {"level": "ALL"}
     assert await client.log.version(store.CATALOG_STREAM) == stream_version

@@ -4,6 +4,7 @@ do not depend on task timing."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import anyio
@@ -90,3 +91,9 @@ async def slow_add_one(value: int) -> int:
 
 
 TASKS = {"add_one": add_one, "flaky": flaky, "broken": broken, "slow_add_one": slow_add_one}
+
+
+def passes_machine(result: Any) -> str:
+    """A one-state definition (JSON text) whose output is `result`."""
+    return json.dumps({"StartAt": "P", "States": {"P": {
+        "Type": "Pass", "Result": result, "End": True}}})
