@@ -35,12 +35,13 @@ from integrations.python import PythonFunctions, TaskHandler
 from integrations.resolve import CallResolver
 from runtime import events as ev
 from runtime import store
-from runtime.activities import Activities, ActivityTask
+from runtime.activities import ActivityTask
 from runtime.actor.clock import Clock, SystemClock, VirtualClock
 from runtime.actor.execution import ExecutionActor
 from runtime.actor.invoke import run_task
 from runtime.actor.timers import TimerService
-from runtime.catalog import NAME_RE, Catalog, StateMachine
+from runtime.catalog import NAME_RE, StateMachine
+from runtime.catalog_replica import CatalogReplica
 from runtime.dataflow.scope import MISSING
 from runtime.effects import (
     Deliver,
@@ -171,7 +172,6 @@ class Runtime:
         self._owns_log = False
         self.snapshots: SnapshotStore | None = None
         self.snapshot_every = snapshot_every
-        self._definitions: dict[str, str] = {}
         self.region = region
         self.account = account
         self.functions = PythonFunctions()
@@ -196,9 +196,15 @@ class Runtime:
             self.mocks = MockedIntegrations(config, fallback=served, callbacks=self)
             served = (self.mocks, *served)
         self.resolver = CallResolver(served)
-        self.activities = Activities(region=region, account=account)
         self.timers = TimerService(self.clock)
-        self.catalog = Catalog(region=region, account=account, clock=self.clock)
+        #: The catalog as the log's catalog stream records it: every catalog change goes
+        #: through it, so a runtime reopened on a store has the same one.
+        self.catalog_replica = CatalogReplica(self.event_log, region=region, account=account,
+                                              clock=self.clock)
+        self.catalog = self.catalog_replica.catalog
+        self.activities = self.catalog_replica.activities
+        #: Definition texts by content id (every one an execution ran is recorded).
+        self._definitions = self.catalog_replica.definitions
         self._executions: dict[str, ExecutionActor] = {}
         self._finished: dict[str, ExecutionActor] = {}
         #: Task calls in flight, by execution: cancelled when the execution ends.
@@ -215,6 +221,7 @@ class Runtime:
             self.event_log = await FileEventLog.open(self._store, durability=self._durability)
             self.snapshots = await FileSnapshotStore.open(self._store)
             self._owns_log = True
+            self.catalog_replica.log = self.event_log
         self._group = anyio.create_task_group()
         await self._group.__aenter__()
         self._group.start_soon(self.timers.run)
@@ -237,12 +244,9 @@ class Runtime:
         """Reload state machines and executions from the log; continue unfinished ones,
         re-issuing their pending effects (timers keep their absolute due times; task calls
         run again: at-least-once, with the same idempotency key)."""
-        self._definitions = await store.load_definitions(self.event_log)
-        for record in await store.load_state_machines(self.event_log):
-            self.catalog.create(record.name, self._definitions[record.definition_id],
-                                role_arn=record.role_arn, type=record.type)
-        for activity in await store.load_activities(self.event_log):
-            self.activities.create(activity.name, now=activity.created)
+        # Executions name definitions no catalog record names (`run`, forks).
+        self._definitions.update(await store.load_definitions(self.event_log))
+        await self.catalog_replica.refresh()
         resumed: list[ExecutionActor] = []
         for stream_id in await self.event_log.streams():
             if not store.is_execution_stream(stream_id):
@@ -341,14 +345,12 @@ class Runtime:
                                    role_arn: str = DEFAULT_ROLE_ARN, type: str = "STANDARD"
                                    ) -> str:
         """CreateStateMachine; returns the state machine ARN."""
-        known = {m.arn for m in self.catalog.list()}
-        machine = self.catalog.create(name, definition, role_arn=role_arn, type=type)
-        if machine.arn not in known:
-            await store.record_state_machine(self.event_log, machine, self._definitions)
+        machine = await self.catalog_replica.change(
+            lambda catalog: catalog.create(name, definition, role_arn=role_arn, type=type))
         return machine.arn
 
     async def _record_definition(self, text: str) -> str:
-        return await store.record_definition(self.event_log, text, self._definitions)
+        return await self.catalog_replica.record_definition(text)
 
     def state_machine(self, arn: str) -> StateMachine:
         return self.catalog.get(arn)
@@ -705,21 +707,12 @@ class Runtime:
         actor.tell(TaskHeartbeat(at=self.clock.now(), key=key))
 
     async def create_activity(self, name: str) -> str:
-        known = {a.arn for a in self.activities.list()}
-        activity = self.activities.create(name, now=self.clock.now())
-        if activity.arn not in known:
-            await store.append_record(self.event_log, store.CATALOG_STREAM, "ActivityCreated",
-                                      store.ActivityRecord(arn=activity.arn, name=activity.name,
-                                                           created=activity.created))
-        return activity.arn
+        """CreateActivity (recorded); the same name again is the same activity."""
+        return (await self.catalog_replica.create_activity(name)).arn
 
     async def delete_activity(self, activity_arn: str) -> None:
         """DeleteActivity (recorded, so a resumed runtime does not bring it back)."""
-        if self.activities.exists(activity_arn):
-            self.activities.delete(activity_arn)
-            await store.append_record(self.event_log, store.CATALOG_STREAM, "ActivityDeleted",
-                                      store.DeletionRecord(arn=activity_arn,
-                                                           at=self.clock.now()))
+        await self.catalog_replica.delete_activity(activity_arn)
 
     async def get_activity_task(self, activity_arn: str, *, worker_name: str | None = None,
                                 timeout: float = 60.0) -> tuple[str, JSON] | None:

@@ -1,10 +1,12 @@
 """What the runtime keeps in its event log besides executions: the definitions executions
-run, and the state machines created, so that a runtime opened on the same store resumes every
-unfinished execution with the definition it started with.
+run, and its catalog, so that a runtime opened on the same store has the same state machines,
+versions, aliases and activities, and resumes every unfinished execution with the definition
+it started with.
 
 Streams: `stepline:definitions` (one record per distinct definition text, keyed by content
-id) and `stepline:catalog` (one record per CreateStateMachine); each execution's events are the
-stream named by its ARN.
+id) and `stepline:catalog` (one record per catalog change: state machines, versions, aliases,
+activities; see `runtime.catalog_replica`); each execution's events are the stream named by its
+ARN.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any, Final
 import msgspec
 
 from runtime import events as ev
-from runtime.catalog import Alias, StateMachine
+from runtime.catalog import Alias
 from runtime.log._base import ConcurrencyError, EventLog, StoredEvent
 
 DEFINITIONS_STREAM: Final = "stepline:definitions"
@@ -91,23 +93,9 @@ async def record_definition(log: EventLog, text: str, known: dict[str, str]) -> 
     return found
 
 
-async def record_state_machine(log: EventLog, machine: StateMachine,
-                               known: dict[str, str]) -> None:
-    """Record a created state machine (and its definition) so a reopened store has it."""
-    definition = await record_definition(log, machine.definition, known)
-    await append_record(log, CATALOG_STREAM, "StateMachineCreated", StateMachineRecord(
-        arn=machine.arn, name=machine.name, definition_id=definition,
-        role_arn=machine.role_arn, type=machine.type, created=machine.created))
-
-
 async def load_definitions(log: EventLog) -> dict[str, str]:
     return {record.id: record.text for record in
             (_definition_decoder.decode(e.data) for e in await log.read(DEFINITIONS_STREAM))}
-
-
-async def load_state_machines(log: EventLog) -> list[StateMachineRecord]:
-    return [_machine_decoder.decode(e.data) for e in await log.read(CATALOG_STREAM)
-            if e.type == "StateMachineCreated"]
 
 
 async def load_activities(log: EventLog) -> list[ActivityRecord]:

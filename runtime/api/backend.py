@@ -145,8 +145,7 @@ class RuntimeBackend:
         return None
 
     async def change_catalog(self, change: Callable[[Catalog], T]) -> T:
-        # A Runtime records only creations: its catalog changes last as long as it runs.
-        return change(self.runtime.catalog)
+        return await self.runtime.catalog_replica.change(change)
 
     async def create_state_machine(self, name: str, definition: str, *, role_arn: str,
                                    type: str) -> str:

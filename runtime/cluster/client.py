@@ -20,21 +20,14 @@ from typing import Any, Final, Self, TypeVar
 import anyio
 import asyncpg
 import msgspec
-from msgspec.structs import replace
 
 from integrations.mocks import MockConfig, UnknownTestCase
 from runtime import events as ev
 from runtime import store
-from runtime.activities import Activities, Activity
+from runtime.activities import Activity
 from runtime.actor.clock import SystemClock
-from runtime.catalog import (
-    NAME_RE,
-    Alias,
-    Catalog,
-    CatalogContents,
-    StateMachine,
-    revision_of,
-)
+from runtime.catalog import NAME_RE, Catalog, StateMachine
+from runtime.catalog_replica import CatalogReplica
 from runtime.cluster.rows import encode_message, json_text
 from runtime.cluster.schema import channel, migrate_cluster
 from runtime.cluster.sql import ClusterStatements
@@ -43,7 +36,6 @@ from runtime.effects import OfferActivityTask
 from runtime.engine import DEFAULT_ROLE_ARN, Execution
 from runtime.errors import AslError
 from runtime.history import render_history
-from runtime.log._base import ConcurrencyError
 from runtime.log.pg_schema import DEFAULT_SCHEMA
 from runtime.log.postgres import PostgresEventLog
 from runtime.map_runs import check_map_run_update, map_runs_of
@@ -58,7 +50,6 @@ from runtime.messages import (
     TaskHeartbeat,
     UpdateMapRun,
 )
-from runtime.program import Program
 from runtime.reducers import REDRIVABLE
 from runtime.reducers.turn import MAX_PAYLOAD_BYTES
 from runtime.state import MapRun, new_state, project
@@ -75,8 +66,6 @@ _offer_decoder: Final = msgspec.msgpack.Decoder(OfferActivityTask)
 _REDRIVE_RETRY: Final = (0.01, 10.0)
 #: Seconds a replica is trusted without a catalog NOTIFY before it is refreshed anyway.
 _CATALOG_MAX_AGE: Final = 1.0
-#: Attempts at a catalog change that other servers' changes keep overtaking.
-_CHANGE_ATTEMPTS: Final = 10
 T = TypeVar("T")
 
 
@@ -98,13 +87,11 @@ class ClusterClient:
         self.account = account
         self.clock = SystemClock()
         #: The replica of the catalog stream; changed only by `change_catalog` (and
-        #: `create_state_machine`), tags aside, which stay with this client.
-        self.catalog = Catalog(region=region, account=account, clock=self.clock)
-        self.activities = Activities(region=region, account=account)
-        self._definitions: dict[str, str] = {}
-        self._programs: dict[str, Program] = {}
-        #: The catalog stream's version the replica (`catalog`, `activities`) reflects.
-        self._catalog_version = 0
+        #: `create_state_machine`, the activity operations), tags aside, which stay with
+        #: this client.
+        self.replica = CatalogReplica(log, region=region, account=account, clock=self.clock)
+        self.catalog = self.replica.catalog
+        self.activities = self.replica.activities
         self._catalog_stale = True
         self._refreshed_at = 0.0
         self._entropy = random.Random()
@@ -161,19 +148,10 @@ class ClusterClient:
     # -- state machines ---------------------------------------------------------------------
 
     async def refresh(self) -> None:
-        """Apply the catalog records appended since (by any client) to the replica. Everything
-        after the reads is synchronous, so two refreshes interleaved apply each record once."""
+        """Apply the catalog records appended since (by any client) to the replica."""
         self._catalog_stale = False
         self._refreshed_at = time.monotonic()
-        events = await self.log.read(store.CATALOG_STREAM, gt=self._catalog_version)
-        records = [(event.version, event.type, store.catalog_record(event))
-                   for event in events]
-        named = {record.definition_id for _, _, record in records if isinstance(
-            record, store.StateMachineRecord | store.StateMachineChangedRecord
-            | store.VersionRecord)}
-        if not named <= self._definitions.keys():
-            self._definitions.update(await store.load_definitions(self.log))
-        self._advance(records)
+        await self.replica.refresh()
 
     async def _fresh(self) -> None:
         """Refresh unless the replica is known to be up to date: no catalog NOTIFY came
@@ -186,127 +164,19 @@ class ClusterClient:
             await self.refresh()
 
     async def change_catalog(self, change: Callable[[Catalog], T]) -> T:
-        """Make a catalog change: `change` applied to the catalog as the store has it now,
-        and the records it amounts to appended to the catalog stream, so every replica
-        applies them. Returns what `change` returned, once the records are in the store.
-
-        The change is decided on a copy of the replica brought up to date; its records are
-        appended only if the stream is still at the version the copy reflects. When another
-        client's record came first, the change is decided again on the newer catalog. The
-        replica itself takes only recorded changes, so a change that fails leaves nothing
-        to undo, and concurrent changes through this client cannot see each other's
-        undecided state. A `change` that changes nothing (a read) records nothing; tags
-        are not recorded, so they are set on `catalog` itself, not through here.
-
-        Raises:
-            AslError: ConflictException when other clients' changes overtook this one
-                `_CHANGE_ATTEMPTS` times; whatever `change` raises, recording nothing.
-        """
-        for _ in range(_CHANGE_ATTEMPTS):
-            await self.refresh()
-            expected = self._catalog_version
-            draft = Catalog(region=self.region, account=self.account, clock=self.clock)
-            draft.restore(self.catalog.contents())
-            result = change(draft)
-            records, named = catalog_records(self.catalog.contents(), draft.contents(),
-                                             at=self.clock.now())
-            if not records:
-                return result
-            for machine in named:
-                # Applying the records compiles nothing again.
-                self._programs.setdefault(await self._record_definition(machine.definition),
-                                          machine.program)
-            try:
-                await store.append_catalog_records(self.log, records, expected=expected)
-            except ConcurrencyError:
-                continue
-            self._advance([(expected + number, type_, record)
-                           for number, (type_, record) in enumerate(records, start=1)])
-            return result
-        raise AslError("ConflictException",
-                       "The catalog is being changed concurrently; try again")
-
-    def _advance(self, records: list[tuple[int, str, store.CatalogRecord | None]]) -> None:
-        """Apply the catalog stream's records (version, type, record) that the replica
-        does not reflect yet, in order."""
-        for version, type_, record in records:
-            if version <= self._catalog_version:
-                continue
-            if record is not None:
-                self._apply(type_, record)
-            self._catalog_version = version
-
-    def _apply(self, type_: str, record: store.CatalogRecord) -> None:
-        """One catalog record, applied as every replica applies it: the first of two
-        creations of one name wins; changes to what no longer exists are dropped."""
-        catalog = self.catalog
-        match record:
-            case store.StateMachineRecord() if not catalog.has(record.arn):
-                machine = StateMachine(
-                    arn=record.arn, name=record.name,
-                    definition=self._definitions[record.definition_id],
-                    role_arn=record.role_arn, type=record.type, created=record.created,
-                    program=self._program(record.definition_id, record.type))
-                machine.revision_id = revision_of(machine)
-                catalog.put(machine)
-            case store.StateMachineChangedRecord() if catalog.has(record.arn):
-                machine = catalog.get(record.arn)
-                changed = replace(
-                    machine, definition=self._definitions[record.definition_id],
-                    program=self._program(record.definition_id, machine.type),
-                    role_arn=record.role_arn, logging_configuration=record.logging,
-                    tracing_configuration=record.tracing, updated=record.updated)
-                changed.revision_id = revision_of(changed)
-                catalog.put(changed)
-            case store.VersionRecord() if catalog.has(record.arn.rpartition(":")[0]):
-                machine = catalog.get(record.arn.rpartition(":")[0])
-                catalog.put(replace(
-                    machine, arn=record.arn, version=record.number,
-                    definition=self._definitions[record.definition_id],
-                    program=self._program(record.definition_id, machine.type),
-                    role_arn=record.role_arn, logging_configuration=record.logging,
-                    tracing_configuration=record.tracing, description=record.description,
-                    created=record.created, updated=None, revision_id=record.revision_id))
-            case Alias():
-                catalog.put_alias(record)
-            case store.ActivityRecord():
-                self.activities.create(record.name, now=record.created)
-            case store.DeletionRecord():
-                self._delete(type_, record.arn)
-
-    def _delete(self, type_: str, arn: str) -> None:
-        match type_:
-            case "ActivityDeleted":
-                self.activities.delete(arn)
-            case "StateMachineDeleted":
-                self.catalog.delete(arn)
-            case "VersionDeleted":
-                self.catalog.forget_version(arn)
-            case "AliasDeleted":
-                self.catalog.delete_alias(arn)
-
-    def _program(self, definition_id: str, type: str) -> Program:
-        """The compiled definition (compiled once per content id)."""
-        program = self._programs.get(definition_id)
-        if program is None:
-            program = self._programs[definition_id] = self.catalog.compile(
-                self._definitions[definition_id], type=type)[1]
-        return program
+        """Make a catalog change every client's replica applies (`CatalogReplica.change`):
+        decided again when another client's change came first; ConflictException when
+        others keep overtaking it."""
+        return await self.replica.change(change, refresh=self.refresh)
 
     async def create_state_machine(self, name: str, definition: str | Mapping[str, Any], *,
                                    role_arn: str = DEFAULT_ROLE_ARN, type: str = "STANDARD"
                                    ) -> str:
         """CreateStateMachine; returns its ARN. The same name and definition again is the
         same machine; another definition under the name is StateMachineAlreadyExists."""
-        await self.refresh()
-        known = {machine.arn for machine in self.catalog.list()}
-        machine = self.catalog.create(name, definition, role_arn=role_arn, type=type)
-        if machine.arn not in known:
-            await store.record_state_machine(self.log, machine, self._definitions)
+        machine = await self.change_catalog(
+            lambda catalog: catalog.create(name, definition, role_arn=role_arn, type=type))
         return machine.arn
-
-    async def _record_definition(self, text: str) -> str:
-        return await store.record_definition(self.log, text, self._definitions)
 
     async def state_machine(self, arn: str) -> StateMachine:
         """A state machine or version as the catalog has it now (looked for again in the
@@ -324,19 +194,7 @@ class ClusterClient:
 
     async def create_activity(self, name: str) -> Activity:
         """CreateActivity; the same name again is the same activity."""
-        if not NAME_RE.match(name):
-            raise AslError("InvalidName", f"Invalid Name: '{name}'")
-        arn = f"arn:aws:states:{self.region}:{self.account}:activity:{name}"
-        await self.refresh()
-        try:
-            return self.activities.get(arn)
-        except AslError:
-            pass
-        await store.append_record(self.log, store.CATALOG_STREAM, "ActivityCreated",
-                                  store.ActivityRecord(arn=arn, name=name,
-                                                       created=self.clock.now()))
-        await self.refresh()
-        return self.activities.get(arn)
+        return await self.replica.create_activity(name)
 
     async def activity(self, arn: str) -> Activity:
         """DescribeActivity: ActivityDoesNotExist when unknown. (Activity reads are rare
@@ -351,14 +209,7 @@ class ClusterClient:
     async def delete_activity(self, arn: str) -> None:
         """DeleteActivity (an unknown ARN is fine, as AWS answers). Its waiting tasks stay
         until they time out, as a state machine may name an activity created later."""
-        await self.refresh()
-        try:
-            self.activities.get(arn)
-        except AslError:
-            return
-        await store.append_record(self.log, store.CATALOG_STREAM, "ActivityDeleted",
-                                  store.DeletionRecord(arn=arn, at=self.clock.now()))
-        await self.refresh()
+        await self.replica.delete_activity(arn)
 
     async def get_activity_task(self, activity_arn: str, *, worker_name: str | None = None,
                                 timeout: float = 60.0) -> tuple[str, JSON] | None:
@@ -444,7 +295,7 @@ class ClusterClient:
         if not NAME_RE.match(name):
             raise AslError("InvalidName", f"Invalid Name: '{name}'")
         arn = f"arn:aws:states:{self.region}:{self.account}:execution:{machine.name}:{name}"
-        definition_id = await self._record_definition(machine.definition)
+        definition_id = await self.replica.record_definition(machine.definition)
         at = self.clock.now()
         message = StartExecution(at=at, input=value, role_arn=machine.role_arn,
                                  seed=self._entropy.getrandbits(32), definition_id=definition_id,
@@ -621,48 +472,6 @@ class ClusterClient:
                     return execution
                 await anyio.sleep(interval)
                 interval = min(_POLL[1], interval * 2)
-
-
-def catalog_records(before: CatalogContents, after: CatalogContents, *, at: float
-                    ) -> tuple[list[tuple[str, store.CatalogRecord]], list[StateMachine]]:
-    """The catalog records that take a replica from `before` to `after` (a change made by
-    one operation), and the machines and versions whose definitions they name. A machine
-    replaced by an equal one (a configuration set again) is no change."""
-    records: list[tuple[str, store.CatalogRecord]] = []
-    named: list[StateMachine] = []
-    deleted = before.machines.keys() - after.machines.keys()
-    records += [("StateMachineDeleted", store.DeletionRecord(arn=arn, at=at))
-                for arn in sorted(deleted)]
-    for arn, machine in after.machines.items():
-        if arn in before.machines and before.machines[arn] != machine:
-            named.append(machine)
-            records.append(("StateMachineChanged", store.StateMachineChangedRecord(
-                arn=arn, definition_id=store.definition_id(machine.definition),
-                role_arn=machine.role_arn, logging=machine.logging_configuration,
-                tracing=machine.tracing_configuration, updated=machine.updated)))
-    for base, found in after.versions.items():
-        known = before.versions.get(base, {})
-        for number, version in found.items():
-            if number not in known:
-                named.append(version)
-                records.append(("VersionPublished", store.VersionRecord(
-                    arn=version.arn, number=number,
-                    definition_id=store.definition_id(version.definition),
-                    role_arn=version.role_arn, logging=version.logging_configuration,
-                    tracing=version.tracing_configuration, description=version.description,
-                    created=version.created, revision_id=version.revision_id)))
-    for base, found in before.versions.items():
-        remaining = after.versions.get(base, {})
-        records += [("VersionDeleted", store.DeletionRecord(arn=version.arn, at=at))
-                    for number, version in found.items()
-                    if base not in deleted and number not in remaining]
-    for arn, alias in after.aliases.items():
-        if before.aliases.get(arn) is not alias:
-            records.append(("AliasSaved", alias))
-    records += [("AliasDeleted", store.DeletionRecord(arn=arn, at=at))
-                for arn, alias in before.aliases.items()
-                if arn not in after.aliases and alias.machine_arn not in deleted]
-    return records, named
 
 
 def _execution(row: Any) -> Execution:
