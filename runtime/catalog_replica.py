@@ -11,9 +11,11 @@ PostgreSQL log every cluster server shares.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Awaitable, Callable
 from typing import Final, TypeVar
 
+import anyio
 from msgspec.structs import replace
 
 from runtime import store
@@ -24,8 +26,11 @@ from runtime.errors import AslError
 from runtime.log._base import ConcurrencyError, EventLog
 from runtime.program import Program
 
-#: Attempts at a catalog change that other writers' changes keep overtaking.
-_CHANGE_ATTEMPTS: Final = 10
+#: Attempts at a catalog change that other writers' changes keep overtaking; between them a
+#: random pause of up to `_BACKOFF_SECONDS` times the attempts so far, so that writers racing
+#: each other spread out instead of colliding again.
+_CHANGE_ATTEMPTS: Final = 30
+_BACKOFF_SECONDS: Final = 0.002
 T = TypeVar("T")
 #: A catalog stream record as read: (stream version, event type, record or None when the
 #: type is one this code does not know).
@@ -83,7 +88,9 @@ class CatalogReplica:
             AslError: ConflictException when other writers' changes overtook this one
                 `_CHANGE_ATTEMPTS` times; whatever `change` raises, recording nothing.
         """
-        for _ in range(_CHANGE_ATTEMPTS):
+        for attempt in range(_CHANGE_ATTEMPTS):
+            if attempt:
+                await anyio.sleep(random.random() * _BACKOFF_SECONDS * attempt)
             await (refresh or self.refresh)()
             expected = self.version
             draft = Catalog(region=self.region, account=self.account, clock=self.clock)
