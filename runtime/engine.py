@@ -387,13 +387,24 @@ class Runtime:
         actor = self._new_actor(machine.program, state, [])
         self._executions[arn] = actor
         definition_id = await self._record_definition(machine.definition)
-        actor.tell(StartExecution(
+        start = StartExecution(
             at=self.clock.now(), input=value, role_arn=machine.role_arn,
             seed=self._entropy.getrandbits(32), definition_id=definition_id, test_case=test_case,
             parent_arn=parent.execution_arn if parent else "",
             parent_key=parent.key if parent else "",
-            sync_version=parent.sync_version if parent else 0))
-        self.group.start_soon(actor.run)
+            sync_version=parent.sync_version if parent else 0)
+        # The first turn is in the log before StartExecution answers, so an execution whose
+        # start was acknowledged survives a crash right after it. (Virtual time waits for it.)
+        self.timers.work_started()
+        try:
+            await actor.handle(start)
+        finally:
+            self.timers.work_finished()
+        if actor.state.status == "RUNNING":
+            self.group.start_soon(actor.run)
+        else:
+            actor.finished.set()
+            await self._on_finished(actor)
         return arn
 
     def _bind_mocks(self, execution_arn: str, machine_name: str, test_case: str) -> None:
