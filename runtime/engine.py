@@ -393,8 +393,12 @@ class Runtime:
             parent_arn=parent.execution_arn if parent else "",
             parent_key=parent.key if parent else "",
             sync_version=parent.sync_version if parent else 0)
-        # The first turn is in the log before StartExecution answers, so an execution whose
-        # start was acknowledged survives a crash right after it. (Virtual time waits for it.)
+        if not self.event_log.durable:
+            actor.tell(start)
+            self.group.start_soon(actor.run)
+            return arn
+        # On a durable log the first turn is stored before StartExecution answers, so an
+        # acknowledged start survives a crash right after it. (Virtual time waits for it.)
         self.timers.work_started()
         try:
             await actor.handle(start)

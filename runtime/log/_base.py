@@ -68,6 +68,9 @@ class CorruptLogError(Exception):
 class EventLog(Protocol):
     """An append-only store of event streams (async eventsourcing `AggregateRecorder`)."""
 
+    #: Whether appended events outlive the process (a memory log's do not).
+    durable: bool
+
     async def append(
         self, stream_id: str, events: Sequence[StoredEvent], *, expected_version: int
     ) -> None:

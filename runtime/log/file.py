@@ -325,6 +325,8 @@ class FileEventLog:
     unsynced pages, so the in-memory view can no longer be trusted to match the disk).
     """
 
+    durable = True
+
     def __init__(self, path: str, fd: int, index: Index, end: int, durability: Durability) -> None:
         """Use `FileEventLog.open()`; this takes a file already opened and recovered."""
         self._path = path

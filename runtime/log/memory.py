@@ -13,6 +13,8 @@ from runtime.log._base import ConcurrencyError, StoredEvent, check_batch, read_w
 class MemoryEventLog:
     """`EventLog` kept in memory; an append is atomic because it never awaits mid-way."""
 
+    durable = False
+
     def __init__(self) -> None:
         # Dict insertion order is stream creation order.
         self._streams: dict[str, list[StoredEvent]] = {}

@@ -153,6 +153,8 @@ class PostgresEventLog:
     whose connection failed mid-commit raises the driver's error and may or may not be stored.
     """
 
+    durable = True
+
     def __init__(self, pool: Any, statements: _Statements, writers: int) -> None:
         """Use `PostgresEventLog.open()`; this takes a pool whose schema is migrated."""
         self._pool = pool

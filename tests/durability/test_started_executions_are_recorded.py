@@ -1,5 +1,6 @@
-"""StartExecution answers once the execution's first turn is in the log: a runtime closed (or
-killed) right after the answer resumes the execution instead of forgetting it."""
+"""On a durable store StartExecution answers once the execution's first turn is in the log: a
+runtime closed (or killed) right after the answer resumes the execution instead of forgetting
+it."""
 
 from __future__ import annotations
 
@@ -26,8 +27,9 @@ async def test_an_execution_started_just_before_the_runtime_closes_resumes(
 
 
 @pytest.mark.anyio
-async def test_an_execution_that_ends_in_its_first_turn_has_ended_when_started() -> None:
-    async with Runtime(clock="virtual") as rt:
+async def test_an_execution_that_ends_in_its_first_turn_has_ended_when_started(
+        tmp_path: Path) -> None:
+    async with Runtime(clock="virtual", store=tmp_path) as rt:
         arn = await rt.start_execution(await rt.create_state_machine("Now", {
             "StartAt": "P", "States": {"P": {"Type": "Pass", "Result": 1, "End": True}}}))
         described = rt.describe_execution(arn)
