@@ -105,7 +105,9 @@ async def test_recorded_run_replays_from_its_mock_file_without_handlers(tmp_path
         replayed_types = event_types(rt, replayed.execution_arn)
     assert replayed.status == "SUCCEEDED"
     assert replayed.output == recorded.output
-    assert replayed_types == recorded_types
+    # Sync handlers run in worker threads, so the Parallel branches' events interleave in
+    # the order their tasks happened to finish: the same events, not always the same order.
+    assert Counter(replayed_types) == Counter(recorded_types)
 
 
 def test_written_file_is_readable_json() -> None:
