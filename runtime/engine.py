@@ -81,9 +81,9 @@ from runtime.program import Program
 from runtime.reducers import REDRIVABLE, pending_effects
 from runtime.reducers.turn import MAX_PAYLOAD_BYTES
 from runtime.replay import ReplayResult, replay
-from runtime.state import ExecutionState, MapRun, new_state, project
+from runtime.state import ExecutionState, MapRun, evolve, new_state, project
 from runtime.sync_results import failure_cause, sync_result
-from runtime.timetravel import StateView, fork_point, state_at, with_state_input
+from runtime.timetravel import StateView, fork_point, replaced_input, rerouted, state_at
 from runtime.tokens import read_token
 
 log = structlog.get_logger("stepline.runtime")
@@ -513,10 +513,12 @@ class Runtime:
         arn = f"arn:aws:states:{self.region}:{self.account}:execution:{machine.name}:{name}"
         if arn in self._executions or arn in self._finished:
             raise AslError("ExecutionAlreadyExists", f"Execution Already Exists: '{arn}'")
-        prefix = [_reroute(event, definition_id) for event in events[:point.version]]
+        prefix = [rerouted(event, definition_id) for event in events[:point.version]]
         state = msgspec.structs.replace(point, execution_arn=arn, name=name)
         if input is not MISSING:
-            state = with_state_input(state, "", input)
+            replacement = replaced_input(state, "", input, at=self.clock.now())
+            prefix.append(replacement)
+            state = evolve(state, replacement)
         actor = self._new_actor(program, state, prefix)
         await actor.append_history(prefix, expected_version=0)
         if state.status != "RUNNING":
@@ -775,14 +777,6 @@ def _definition_id(history: list[ev.HistoryEvent]) -> str:
         if isinstance(event.details, ev.ExecutionStartedDetails):
             return event.details.definition_id
     return ""
-
-
-def _reroute(event: ev.HistoryEvent, definition_id: str) -> ev.HistoryEvent:
-    """A history event copied into a fork, which may run another definition."""
-    if isinstance(event.details, ev.ExecutionStartedDetails):
-        details = msgspec.structs.replace(event.details, definition_id=definition_id)
-        return msgspec.structs.replace(event, details=details)
-    return event
 
 
 def _decode_input(text: str) -> JSON:

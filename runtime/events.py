@@ -171,6 +171,12 @@ class ChildEndedDetails(_Details, frozen=True):
     cause: str | None = None
 
 
+class InputReplacedDetails(_Details, frozen=True):
+    """The frame's current state goes on with `input` instead of the one it was given."""
+
+    input: JSON
+
+
 class MapRunStartedDetails(_Details, frozen=True):
     map_run_arn: str
     #: Routing: the Map Run's limits as it started (None: a tolerance not set).
@@ -272,6 +278,7 @@ Details = (
     | ChildStartedDetails
     | ChildEndedDetails
     | MapRunUpdatedDetails
+    | InputReplacedDetails
     | TaskRequestDetails
     | ItemsLoadedDetails
 )
@@ -302,10 +309,12 @@ MAP_RUN_UPDATED: Final = "MapRunUpdated"
 #: A `.sync` child answered before its start did (workers ran it meanwhile): the answer is
 #: kept until the start's TaskSubmitted, as AWS's history always orders them.
 CALLBACK_HELD: Final = "CallbackHeld"
+#: A fork given another input for the state it starts in (see `timetravel.replaced_input`).
+INPUT_REPLACED: Final = "StateInputReplaced"
 INTERNAL_TYPES: Final = frozenset({"TimerStarted", MESSAGE_RECEIVED, FRAME_REDRIVEN,
                                    HEARTBEAT_RECORDED, TASK_REQUESTED, ITEMS_LOADED,
                                    CHILD_STARTED, CHILD_ENDED, MAP_RUN_UPDATED,
-                                   CALLBACK_HELD})
+                                   CALLBACK_HELD, INPUT_REPLACED})
 
 TERMINAL_TYPES: Final = frozenset(
     {"ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut"}

@@ -96,7 +96,8 @@ def replay(program: Program, events: Sequence[ev.HistoryEvent], *, state: Execut
     """
     current = state
     for start, end in _turns(events):
-        recorded = events[start:end]
+        # A fork's replaced input follows the turn it forked at: it was not decided.
+        recorded = [e for e in events[start:end] if e.type != ev.INPUT_REPLACED]
         message = _message(recorded[0])
         decision = decide(program, current, message,
                           known_activity=_known_as_recorded(recorded[0]))
@@ -104,7 +105,8 @@ def replay(program: Program, events: Sequence[ev.HistoryEvent], *, state: Execut
         if offset is not None:
             return ReplayResult(state=current, divergence=_divergence(
                 start + offset, recorded, decision.events, offset, message))
-        current = decision.state
+        current = project([e for e in events[start:end] if e.type == ev.INPUT_REPLACED],
+                          decision.state)
     return ReplayResult(state=current)
 
 

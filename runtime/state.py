@@ -350,6 +350,9 @@ def apply(work: ExecutionState, event: ev.HistoryEvent) -> None:
                 total=frame.fanout.total, max_concurrency=details.max_concurrency,
                 tolerated_count=details.tolerated_count,
                 tolerated_percentage=details.tolerated_percentage)}
+        case ev.InputReplacedDetails(input=value):
+            assert frame is not None
+            frames[frame.id] = replace(frame, value=value)
         case ev.MapRunUpdatedDetails():
             assert frame is not None and frame.fanout is not None
             record = work.map_runs[frame.fanout.map_run]

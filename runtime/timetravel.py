@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import msgspec
-from msgspec.structs import replace
 
 from runtime import events as ev
 from runtime.replay import turn_bounds
@@ -99,8 +98,10 @@ def fork_point(events: Sequence[ev.HistoryEvent], event_id: int, *, state: Execu
     return project(events[:end], state)
 
 
-def with_state_input(state: ExecutionState, frame_id: str, value: JSON) -> ExecutionState:
-    """`state` with the input of frame `frame_id`'s current state replaced by `value`.
+def replaced_input(state: ExecutionState, frame_id: str, value: JSON, *, at: float
+                   ) -> ev.HistoryEvent:
+    """The event giving frame `frame_id`'s current state the input `value` (a fork's new
+    input): an internal event, so the fork's log, and any replay or restart, hold it.
 
     The frame must be waiting (on a task, a Wait timer or a retry interval) or between states
     (after a `...StateExited`, its value being the next state's input: only inside a turn).
@@ -118,7 +119,9 @@ def with_state_input(state: ExecutionState, frame_id: str, value: JSON) -> Execu
             frame.waiting is None and not _between_states(frame)):
         raise ValueError(f"frame {frame_id!r} is not waiting or between states "
                          f"(state {frame.state!r}): its input cannot be replaced")
-    return replace(state, frames={**state.frames, frame_id: replace(frame, value=value)})
+    return ev.HistoryEvent(id=0, previous_event_id=frame.last_event_id, timestamp=at,
+                           type=ev.INPUT_REPLACED, details=ev.InputReplacedDetails(input=value),
+                           frame=frame_id)
 
 
 def _between_states(frame: Frame) -> bool:
@@ -146,3 +149,11 @@ def _frame_view(frame: Frame, inputs: dict[int, JSON], exits: set[int]) -> Frame
         exited=exited, output=frame.value if exited else None,
         variables=frame.variables, done=frame.done,
     )
+
+
+def rerouted(event: ev.HistoryEvent, definition_id: str) -> ev.HistoryEvent:
+    """A history event copied into a fork, which may run another definition."""
+    if isinstance(event.details, ev.ExecutionStartedDetails):
+        details = msgspec.structs.replace(event.details, definition_id=definition_id)
+        return msgspec.structs.replace(event, details=details)
+    return event

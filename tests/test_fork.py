@@ -3,6 +3,7 @@ execution from any point of an old one, with another definition or input)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -68,3 +69,16 @@ async def test_replay_reports_where_a_changed_definition_parts_and_fork_runs_it(
                                                            "WaitStateEntered"),
                              definition=changed)
         assert (await rt.wait(fork)).output == "patched"
+
+
+@pytest.mark.anyio
+async def test_a_forks_new_input_is_recorded_and_survives_a_restart(tmp_path: Path) -> None:
+    async with Runtime(clock="system", store=tmp_path, tasks={"inc": inc}) as rt:
+        machine = await rt.create_state_machine("m", DEFINITION)
+        arn = await rt.start_execution(machine, {}, name="original")
+        waiting = _event_id(rt, arn, "WaitStateEntered")
+        fork = await rt.fork(arn, waiting, input={"x": 41}, name="fork")
+        assert rt.replay(fork).divergence is None
+    async with Runtime(clock="virtual", store=tmp_path, tasks={"inc": inc}) as rt:
+        done = await rt.wait(fork)
+        assert (done.status, done.output) == ("SUCCEEDED", {"x": 42})

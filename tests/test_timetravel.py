@@ -15,12 +15,17 @@ from runtime.engine import Runtime
 from runtime.messages import TaskCompleted, TimerFired
 from runtime.reducers import decide, pending_effects
 from runtime.replay import rebuild, turn_bounds
-from runtime.state import ExecutionState, new_state
-from runtime.timetravel import FrameView, fork_point, state_at, with_state_input
+from runtime.state import ExecutionState, evolve, new_state
+from runtime.timetravel import FrameView, fork_point, replaced_input, state_at
 from tests.test_divergence import LOOP, MAP, PARALLEL, Recorded, double, find, record
 
 JSON = Any
 FORK_ARN = "arn:aws:states:us-east-1:123456789012:execution:machine:fork"
+
+
+def with_input(state: ExecutionState, frame_id: str, value: JSON) -> ExecutionState:
+    """`state` after the event replacing frame `frame_id`'s input (a fork's new input)."""
+    return evolve(state, replaced_input(state, frame_id, value, at=0.0))
 
 
 def forked(run: Recorded, event_id: int) -> ExecutionState:
@@ -145,7 +150,7 @@ async def test_fork_in_a_wait_starts_at_the_end_of_its_turn_and_continues_alike(
 async def test_fork_in_a_wait_with_a_replaced_input() -> None:
     run = await record(LOOP, {}, tasks={})
     wait_entered = find(run.events, "WaitStateEntered", "Pause")
-    fork = with_state_input(forked(run, wait_entered.id), "", {"loop": {"count": 3}})
+    fork = with_input(forked(run, wait_entered.id), "", {"loop": {"count": 3}})
     (timer,) = pending_effects(run.program, fork)
     assert isinstance(timer, StartTimer)
 
@@ -200,7 +205,7 @@ async def test_fork_in_a_running_task_reissues_the_task_call() -> None:
     assert done.state.output == {"order": 7, "result": {"shipped": 7}}
 
     # A replaced input is what the task's ResultPath merges into.
-    replaced = with_state_input(fork, "", {"order": 8})
+    replaced = with_input(fork, "", {"order": 8})
     done = decide(program, replaced, TaskCompleted(at=scheduled.timestamp + 1, key=call.key,
                                                    output={"shipped": 7}))
     assert done.state.output == {"order": 8, "result": {"shipped": 7}}
@@ -212,16 +217,16 @@ async def test_with_state_input_only_replaces_a_waiting_or_between_states_frame(
     events, initial = map_run.events, map_run.initial
     fork = fork_point(events, by_frame(events, "TaskScheduled", "/0").id, state=initial)
 
-    assert with_state_input(fork, "/0", 5).frames["/0"].value == 5
+    assert with_input(fork, "/0", 5).frames["/0"].value == 5
     assert fork.frames["/0"].value == 1  # the fork itself is unchanged
     with pytest.raises(ValueError, match="not waiting or between states"):
-        with_state_input(fork, "", {})  # running its Map
+        with_input(fork, "", {})  # running its Map
     with pytest.raises(KeyError, match="/9"):
-        with_state_input(fork, "/9", {})
+        with_input(fork, "/9", {})
 
     entered = events.index(find(events, "PassStateEntered", "Setup"))
     mid_state = rebuild(events[:entered + 1], state=initial)
     with pytest.raises(ValueError, match="not waiting or between states"):
-        with_state_input(mid_state, "", {})
+        with_input(mid_state, "", {})
     between = rebuild(events[:entered + 2], state=initial)
-    assert with_state_input(between, "", {"items": []}).frames[""].value == {"items": []}
+    assert with_input(between, "", {"items": []}).frames[""].value == {"items": []}

@@ -28,10 +28,11 @@ from runtime.activities import Activity
 from runtime.actor.clock import SystemClock
 from runtime.catalog import NAME_RE, Catalog, StateMachine
 from runtime.catalog_replica import CatalogReplica
-from runtime.cluster.rows import encode_message, json_text
+from runtime.cluster.rows import encode_message, json_text, plan_commit
 from runtime.cluster.schema import channel, migrate_cluster
-from runtime.cluster.sql import ClusterStatements
+from runtime.cluster.sql import ClusterStatements, commit_arguments
 from runtime.cluster.wakeup import Backoff
+from runtime.dataflow.scope import MISSING
 from runtime.effects import OfferActivityTask
 from runtime.engine import DEFAULT_ROLE_ARN, Execution
 from runtime.errors import AslError
@@ -50,9 +51,10 @@ from runtime.messages import (
     TaskHeartbeat,
     UpdateMapRun,
 )
-from runtime.reducers import REDRIVABLE
+from runtime.reducers import REDRIVABLE, pending_effects
 from runtime.reducers.turn import MAX_PAYLOAD_BYTES
-from runtime.state import MapRun, new_state, project
+from runtime.state import MapRun, evolve, new_state, project
+from runtime.timetravel import fork_point, replaced_input, rerouted
 from runtime.tokens import read_token
 
 JSON = Any
@@ -66,6 +68,8 @@ _offer_decoder: Final = msgspec.msgpack.Decoder(OfferActivityTask)
 _REDRIVE_RETRY: Final = (0.01, 10.0)
 #: Seconds a replica is trusted without a catalog NOTIFY before it is refreshed anyway.
 _CATALOG_MAX_AGE: Final = 1.0
+#: How long a fork's new row is held by the forking client before the commit releases it.
+_FORK_LEASE_SECONDS: Final = 30.0
 T = TypeVar("T")
 
 
@@ -397,6 +401,51 @@ class ClusterClient:
         if queued is None:
             return await self.describe_execution(execution_arn)
         return await self.wait(execution_arn, timeout=timeout)
+
+    async def fork_execution(self, execution_arn: str, at_event: int, *,
+                             definition: str | Mapping[str, Any] | None = None,
+                             input: JSON = MISSING, name: str | None = None) -> str:
+        """Runtime.fork on the cluster: a new execution whose log begins with the old one's
+        events up to the end of the turn holding event `at_event` (optionally with another
+        definition, or another input for the state the top level is in), its pending work
+        queued for the workers. Row, events, timers and task calls commit together."""
+        source = await self.describe_execution(execution_arn)
+        events = await store.load_events(self.log, execution_arn)
+        initial = new_state(execution_arn, source.state_machine_arn, source.name)
+        try:
+            point = fork_point(events, at_event, state=initial)
+        except ValueError as error:
+            raise AslError("ValidationException", str(error)) from None
+        machine = await self.state_machine(source.state_machine_arn)
+        text, program = machine.definition, machine.program
+        if definition is not None:
+            text, program = self.catalog.compile(definition, type=machine.type)
+        definition_id = await self.replica.record_definition(text)
+        name = name or f"{source.name}-fork-{uuid.uuid4().hex[:8]}"
+        if not NAME_RE.match(name):
+            raise AslError("InvalidName", f"Invalid Name: '{name}'")
+        arn = f"arn:aws:states:{self.region}:{self.account}:execution:{machine.name}:{name}"
+        state = msgspec.structs.replace(point, execution_arn=arn, name=name)
+        prefix = [rerouted(event, definition_id) for event in events[:point.version]]
+        if input is not MISSING:
+            try:
+                replacement = replaced_input(state, "", input, at=self.clock.now())
+            except (KeyError, ValueError) as error:
+                raise AslError("ValidationException", str(error)) from None
+            prefix.append(replacement)
+            state = evolve(state, replacement)
+        commit = plan_commit(0, prefix, pending_effects(program, state), state, definition_id)
+        owner = f"fork:{uuid.uuid4().hex}"
+        statement, arguments = commit_arguments(self._sql, commit, arn, owner, [], None,
+                                                _FORK_LEASE_SECONDS, definition_id)
+        async with self._pool.acquire() as connection, connection.transaction():
+            created = await connection.fetchval(
+                self._sql.create_fork, arn, source.state_machine_arn, name, definition_id,
+                point.start_time, json_text(point.input), owner, _FORK_LEASE_SECONDS)
+            if created is None:
+                raise AslError("ExecutionAlreadyExists", f"Execution Already Exists: '{arn}'")
+            await connection.fetchrow(statement, *arguments)
+        return arn
 
     async def redrive_execution(self, execution_arn: str) -> Execution:
         """RedriveExecution: continue a FAILED, TIMED_OUT or ABORTED execution from its

@@ -7,7 +7,7 @@ without an explicit transaction. Leases are timed by the database's clock
 
 from __future__ import annotations
 
-from runtime.cluster.rows import TASK_KIND
+from runtime.cluster.rows import TASK_KIND, Commit
 from runtime.effects import OfferActivityTask
 from runtime.log.pg_schema import quote_schema
 from runtime.reducers import REDRIVABLE
@@ -237,6 +237,15 @@ class ClusterStatements:
                 JOIN messages AS m ON m.arn = c.arn) ON true
             ORDER BY c.arn, m.id
         """
+        # A fork's row: created leased to the forking client, at version 0, so that the
+        # ordinary step commit writes its inherited events and pending work (same transaction).
+        self.create_fork = f"""
+            INSERT INTO {s}.executions (arn, state_machine_arn, name, definition_id, start_date,
+                                        input, lease_owner, lease_expires)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, {_LEASE.replace("$2", "$8")})
+            ON CONFLICT (arn) DO NOTHING
+            RETURNING arn
+        """
         self.start_execution = f"""
             WITH created AS (
                 INSERT INTO {s}.executions
@@ -316,3 +325,23 @@ class ClusterStatements:
                 coalesce(lease_expires >= clock_timestamp(), false) AS leased
             FROM {s}.executions WHERE arn = $1
         """
+
+
+def commit_arguments(sql: ClusterStatements, commit: Commit, arn: str, owner: str,
+                     inbox_ids: list[int], task_owner: str | None, lease_seconds: float,
+                     definition_id: str) -> tuple[str, tuple[object, ...]]:
+    """The statement committing `commit` for execution `arn` held by `owner`, and its
+    arguments: the short one unless the step tells other executions something or starts
+    children. `task_owner` takes the task calls leased (None: for any worker)."""
+    step = (arn, owner, commit.expected, commit.head, commit.status, commit.stop_date,
+            commit.output, commit.error, commit.cause, commit.versions, commit.types,
+            commit.data, inbox_ids, commit.timer_keys, commit.timer_dues, commit.outbox_kinds,
+            commit.outbox_keys, commit.outbox_effects, task_owner, lease_seconds,
+            commit.redrive_count, commit.redrive_date)
+    if not (commit.relay_arns or commit.spawn_arns):
+        return sql.commit_step, step
+    return sql.commit_step_relaying, (
+        *step, commit.relay_arns, commit.relay_messages, commit.spawn_arns,
+        commit.spawn_machine_arns, commit.spawn_names, commit.spawn_inputs,
+        commit.spawn_map_runs, commit.spawn_messages, commit.spawn_redrives, definition_id,
+        commit.spawn_at)

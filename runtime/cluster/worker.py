@@ -66,7 +66,7 @@ from runtime.cluster.rows import (
     plan_commit,
 )
 from runtime.cluster.schema import WORKER_SETTING, migrate_cluster
-from runtime.cluster.sql import ClusterStatements
+from runtime.cluster.sql import ClusterStatements, commit_arguments
 from runtime.cluster.wakeup import Backoff, Wakeups
 from runtime.effects import Effect
 from runtime.log._base import StoredEvent
@@ -370,23 +370,11 @@ class Worker:
         """Commit a step; None if the lease was lost, else the task calls inserted leased to
         this worker (key -> outbox id)."""
         try:
-            step = (claim.arn, self.worker_id, commit.expected, commit.head, commit.status,
-                    commit.stop_date, commit.output, commit.error, commit.cause,
-                    commit.versions, commit.types, commit.data, claim.inbox_ids,
-                    commit.timer_keys, commit.timer_dues, commit.outbox_kinds,
-                    commit.outbox_keys, commit.outbox_effects,
-                    self.worker_id if runs_tasks else None, self.lease_seconds,
-                    commit.redrive_count, commit.redrive_date)
+            statement, arguments = commit_arguments(
+                self._sql, commit, claim.arn, self.worker_id, claim.inbox_ids,
+                self.worker_id if runs_tasks else None, self.lease_seconds, claim.definition_id)
             async with self._pool.acquire() as connection:
-                if commit.relay_arns or commit.spawn_arns:
-                    row = await connection.fetchrow(
-                        self._sql.commit_step_relaying, *step, commit.relay_arns,
-                        commit.relay_messages, commit.spawn_arns, commit.spawn_machine_arns,
-                        commit.spawn_names, commit.spawn_inputs, commit.spawn_map_runs,
-                        commit.spawn_messages, commit.spawn_redrives, claim.definition_id,
-                        commit.spawn_at)
-                else:
-                    row = await connection.fetchrow(self._sql.commit_step, *step)
+                row = await connection.fetchrow(statement, *arguments)
         except BaseException:
             # The commit may or may not have happened: forget the state, reload next time.
             self._states.pop(claim.arn, None)

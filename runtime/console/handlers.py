@@ -153,7 +153,7 @@ class ConsoleApi:
         return _ok({"execution": {**_execution(execution, with_data=True),
                                   "parentExecutionArn": started.parent_arn if started else ""},
                     "definition": definition, "definitionSource": origin,
-                    "forkable": source.forks, "events": history})
+                    "events": history})
 
     async def _definition_of(self, execution: Execution, events: list[ev.HistoryEvent]
                              ) -> tuple[str | None, str]:

@@ -16,7 +16,7 @@ from typing import Any, Final, Protocol
 
 from runtime import events as ev
 from runtime import store
-from runtime.api.backend import Backend, ClusterBackend, RuntimeBackend, not_in_cluster
+from runtime.api.backend import Backend, ClusterBackend, RuntimeBackend
 from runtime.engine import Runtime
 
 JSON = Any
@@ -26,8 +26,6 @@ _CACHED_HISTORIES: Final = 16
 
 class ConsoleSource(Protocol):
     backend: Backend
-    #: Whether `fork` can fork (else it raises the store's reason).
-    forks: bool
 
     async def events(self, execution_arn: str, *, upto: int | None = None
                      ) -> list[ev.HistoryEvent]:
@@ -40,7 +38,7 @@ class ConsoleSource(Protocol):
 
     async def fork(self, execution_arn: str, event_id: int, *, definition: str | None,
                    input: JSON, name: str | None) -> str:
-        """Runtime.fork; AslError where the store cannot fork."""
+        """Runtime.fork (AslError for a bad event id, input or name)."""
 
 
 class RuntimeSource:
@@ -49,7 +47,6 @@ class RuntimeSource:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.backend: Backend = RuntimeBackend(runtime)
-        self.forks = True
 
     async def events(self, execution_arn: str, *, upto: int | None = None
                      ) -> list[ev.HistoryEvent]:
@@ -66,15 +63,11 @@ class RuntimeSource:
 
 
 class ClusterSource:
-    """The PostgreSQL store of a cluster, read through the server's `ClusterBackend`.
-
-    Forking is refused: a fork writes a new execution from a prefix of another's events and
-    issues its pending work, which only the single-process Runtime's actors do today.
-    """
+    """The PostgreSQL store of a cluster, read through the server's `ClusterBackend`; a fork
+    is written by the client and continued by the workers."""
 
     def __init__(self, backend: ClusterBackend) -> None:
         self.backend: Backend = backend
-        self.forks = False
         self._client = backend.client
         #: Definition texts by content id (a content id always names the same text).
         self._definitions: dict[str, str] = {}
@@ -102,7 +95,8 @@ class ClusterSource:
 
     async def fork(self, execution_arn: str, event_id: int, *, definition: str | None,
                    input: JSON, name: str | None) -> str:
-        raise not_in_cluster("Forking an execution")
+        return await self._client.fork_execution(execution_arn, event_id,
+                                                 definition=definition, input=input, name=name)
 
 
 def started_details(events: list[ev.HistoryEvent]) -> ev.ExecutionStartedDetails | None:

@@ -16,8 +16,6 @@ import {forkDialog, stopExecutionDialog} from "./dialogs.js";
 const REFRESH_MS = 1000;
 const PAGE_SIZE = 100;
 const REDRIVABLE = new Set(["FAILED", "TIMED_OUT", "ABORTED"]);
-const FORK_UNAVAILABLE = "Forking is not supported with a PostgreSQL store: it needs the " +
-  "single-process runtime (stepline serve without --store postgresql://...).";
 /** Where the definition the execution runs came from (it is always the exact one). */
 const DEFINITION_NOTES = {
   fork: () => "The definition this execution was forked with.",
@@ -130,8 +128,8 @@ export async function showExecution(main, {arn}) {
       h("button", {title: "Latest event", id: "last-event",
                    onclick: () => moveTo(data.events.length)}, "\u00BB"),
       position,
-      h("button", {id: "fork", onclick: openFork, disabled: !data.definition || !data.forkable,
-                   title: data.forkable ? null : FORK_UNAVAILABLE}, "Fork from here")),
+      h("button", {id: "fork", onclick: openFork, disabled: !data.definition},
+        "Fork from here")),
     h("section", {class: "split execution-split"},
       h("div", {}, graphBox, legend()),
       inspector),
