@@ -11,7 +11,7 @@ from typing import Any
 
 import msgspec
 
-from runtime.messages import Message
+from runtime.messages import Message, StartExecution
 
 JSON = Any
 
@@ -62,6 +62,15 @@ class StartChildExecution(msgspec.Struct, frozen=True, kw_only=True, tag=True):
     parent_arn: str
     #: The parent's redrive: redrive the child if it ended unsuccessfully.
     redrive: bool = False
+
+    def start_message(self, *, at: float, role_arn: str, definition_id: str, seed: int
+                      ) -> StartExecution:
+        """The child's StartExecution: the parent's definition (`definition_id`) run from
+        the child's sub-machine, answering the parent's waiting key when it ends."""
+        return StartExecution(
+            at=at, input=self.input, role_arn=role_arn, seed=seed, definition_id=definition_id,
+            machine=self.machine, map_run_arn=self.map_run_arn, parent_arn=self.parent_arn,
+            parent_key=self.key)
 
 
 class Deliver(msgspec.Struct, frozen=True, kw_only=True, tag=True):

@@ -657,11 +657,9 @@ class Runtime:
             new_state(arn, effect.state_machine_arn, arn.rsplit(":", 1)[-1]), input=effect.input)
         actor = self._new_actor(parent.program, state, [])
         self._executions[arn] = actor
-        actor.tell(StartExecution(
-            at=self.clock.now(), input=effect.input, role_arn=parent.state.role_arn,
-            seed=self._entropy.getrandbits(32), definition_id=_definition_id(parent.history),
-            machine=effect.machine, map_run_arn=effect.map_run_arn, parent_arn=effect.parent_arn,
-            parent_key=effect.key))
+        actor.tell(effect.start_message(
+            at=self.clock.now(), role_arn=parent.state.role_arn,
+            definition_id=_definition_id(parent.history), seed=self._entropy.getrandbits(32)))
         self.group.start_soon(actor.run)
 
     async def _start_child_after_end(self, parent: ExecutionActor, child: ExecutionActor,

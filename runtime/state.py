@@ -299,10 +299,10 @@ def apply(work: ExecutionState, event: ev.HistoryEvent) -> None:
                 _count(frames, frame, running=-1)
         case ev.ChildStartedDetails(index=index, execution_arn=arn, input=value):
             assert frame is not None and frame.fanout is not None
-            child = Frame(id=child_id(frame.id, index), parent=frame.id, index=index,
+            key = child_id(frame.id, index)
+            child = Frame(id=key, parent=frame.id, index=index,
                           machine=processor_key(frame.machine, frame.state or ""), value=value,
-                          waiting=Waiting(key=f"{child_id(frame.id, index)}@{work.version}",
-                                          kind="child", child=arn))
+                          waiting=_awaiting_child(key, work.version, arn))
             frames[child.id] = child
             _count(frames, frame, started=1, running=1)
         case ev.ChildEndedDetails(index=index, status=status):
@@ -473,8 +473,9 @@ def _redrive_frame(work: ExecutionState, frame: Frame) -> None:
         if child.failed or not child.done:
             # A Map Run's iteration waits for its child execution, redriven (AWS redrives
             # the Map Run's failed child executions rather than starting new ones).
-            waiting = Waiting(key=f"{child.id}@{work.version}", kind="child", purpose="redrive",
-                              child=child_execution_arn(run, child.index)) if run else None
+            waiting = _awaiting_child(child.id, work.version,
+                                      child_execution_arn(run, child.index),
+                                      purpose="redrive") if run else None
             frames[child.id] = replace(child, done=False, failed=False, error=None, cause=None,
                                        waiting=waiting)
             restarted += 1
@@ -526,6 +527,13 @@ def children(state: ExecutionState, frame: Frame) -> list[Frame]:
         if child is not None:
             found.append(child)
     return found
+
+
+def _awaiting_child(frame_id: str, version: int, execution_arn: str, purpose: str = ""
+                    ) -> Waiting:
+    """A Map Run iteration's frame waits for its child execution's end."""
+    return Waiting(key=f"{frame_id}@{version}", kind="child", purpose=purpose,
+                   child=execution_arn)
 
 
 def _either(new: T, old: T) -> T:

@@ -148,10 +148,7 @@ def plan_commit(expected: int, events: Sequence[ev.HistoryEvent], effects: Seque
 
 def _child_start(spawn: StartChildExecution, parent: ExecutionState, definition_id: str,
                  at: float) -> StartExecution:
-    """The StartExecution of a Map Run's child: the parent's definition from the child's
-    sub-machine; its seed derives from its ARN, so that a retried commit starts it alike."""
-    return StartExecution(
-        at=at, input=spawn.input, role_arn=parent.role_arn,
-        seed=zlib.crc32(spawn.execution_arn.encode()), definition_id=definition_id,
-        machine=spawn.machine, map_run_arn=spawn.map_run_arn, parent_arn=spawn.parent_arn,
-        parent_key=spawn.key)
+    """A Map Run child's StartExecution; its seed derives from its ARN, so that a retried
+    commit starts it alike."""
+    return spawn.start_message(at=at, role_arn=parent.role_arn, definition_id=definition_id,
+                               seed=zlib.crc32(spawn.execution_arn.encode()))
